@@ -1,0 +1,54 @@
+# Entry points for people and CI. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(CURDIR)/$(VENV)/bin
+# The venv's tools come first so scripts and Molecule find the pinned versions.
+export PATH := $(BIN):$(PATH)
+ENV ?= sandbox
+
+.PHONY: help venv lint test test-app test-stack test-molecule images up down deploy clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: requirements.txt app/requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.stamp ## Create the virtualenv from the pinned requirements
+
+lint: venv ## ruff, hadolint, shellcheck, yamllint, ansible-lint, docker compose config
+	scripts/lint.sh
+
+test: lint test-app test-stack test-molecule ## Everything: lint, app tests, stack tests, Molecule
+
+test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432
+	$(BIN)/pytest tests/app tests/test_env_docs.py
+
+test-stack: venv images ## Build the images, run the Compose stack on the local engine, probe it
+	$(BIN)/pytest -m stack tests/stack
+
+test-molecule: venv images ## Molecule: provision systemd host containers with the roles and verify them
+	$(BIN)/molecule test --all
+
+images: ## Build the registry-free local images (only those absent or whose inputs changed)
+	scripts/ensure-docker.sh
+	docker/images/build.sh
+
+up: ## Run the stack locally with Docker Compose (DEV=1 for runserver with autoreload) and print its URL
+	scripts/local-stack.sh up
+
+down: ## Stop the local stack
+	scripts/local-stack.sh down
+
+deploy: venv ## Provision with Ansible: no ENV = local sandbox host; ENV=prod|staging for real hosts
+	scripts/deploy.sh $(ENV)
+
+clean: ## Remove the virtualenv and local state (keeps Docker images)
+	rm -rf $(VENV) .local
