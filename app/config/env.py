@@ -1,0 +1,34 @@
+"""The one configuration source shared by settings.py and gunicorn.conf.py: the process environment.
+
+python-decouple's default `config` (AutoConfig) would also read a `.env` or `settings.ini` found in the
+caller's directory or any parent of it. The same image must behave identically everywhere and only its
+environment may change it, so files are never consulted.
+"""
+
+from decouple import Choices, Config, Csv, RepositoryEmpty, UndefinedValueError, undefined
+from django.core.exceptions import ImproperlyConfigured
+
+_environment = Config(RepositoryEmpty())
+
+
+def config(name, default=undefined, cast=undefined):
+    """Read `name` from the environment; a bad or missing value fails naming the variable.
+
+    The offending value is never echoed: it could be a secret set in the wrong variable.
+    """
+    try:
+        return _environment(name, default=default, cast=cast)
+    except UndefinedValueError:
+        raise ImproperlyConfigured(f"{name} is not set.") from None
+    except ValueError:
+        expected = _describe(cast)
+        raise ImproperlyConfigured(f"{name} has an invalid value; expected {expected}.") from None
+
+
+def _describe(cast):
+    if isinstance(cast, Choices):
+        return "one of " + ", ".join(cast.flat)
+    return {bool: "a boolean (true/false)", int: "an integer", float: "a number"}.get(cast, "a valid value")
+
+
+__all__ = ["Choices", "Csv", "config"]

@@ -1,0 +1,232 @@
+"""Django settings. Every value comes from the environment (docs/config/environment.md lists them all):
+the same image runs in development, staging and production and only its environment changes.
+
+With DJANGO_DEBUG off (the default) the process refuses to start on a missing or weak secret key, an
+empty host list or missing database settings, naming the variable to fix.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from config.env import Choices, Csv, config
+from config.logs import build_logging
+from config.validation import check_secret_key, database_from_parts, database_from_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = config("DJANGO_DEBUG", default=False, cast=bool)
+
+# Version label of the running build: in /healthz and the X-App-Release header of every response.
+APP_RELEASE = config("APP_RELEASE", default="dev")
+
+# --- Secrets and hosts --------------------------------------------------------------------------------
+
+SECRET_KEY = config("DJANGO_SECRET_KEY", default="")
+if not DEBUG:
+    check_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
+    SECRET_KEY = "django-insecure-development-only-key-never-accepted-with-debug-off"  # noqa: S105
+
+ALLOWED_HOSTS = config("DJANGO_ALLOWED_HOSTS", default="", cast=Csv())
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_ALLOWED_HOSTS is empty (required when DJANGO_DEBUG is off): "
+        "list the host names this site answers to, comma-separated."
+    )
+
+# Origins (scheme://host[:port]) allowed to POST forms, e.g. https://example.org when the proxy's
+# public port differs from what Django sees.
+CSRF_TRUSTED_ORIGINS = config("DJANGO_CSRF_TRUSTED_ORIGINS", default="", cast=Csv())
+
+# --- Applications -------------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "csp",
+    "core",
+]
+
+MIDDLEWARE = [
+    # First: answers /healthz and /readyz for any Host and over plain HTTP, and stamps every response
+    # (including the ones produced further down) with X-App-Release.
+    "core.middleware.HealthAndReleaseMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL only ------------------------------------------------------------------------
+
+DATABASE_URL = config("DATABASE_URL", default="")
+if DATABASE_URL:
+    database = database_from_url(DATABASE_URL)
+else:
+    database = database_from_parts(
+        name=config("POSTGRES_DB", default=""),
+        user=config("POSTGRES_USER", default=""),
+        password=config("POSTGRES_PASSWORD", default=""),
+        host=config("POSTGRES_HOST", default=""),
+        port=config("POSTGRES_PORT", default=5432, cast=int),
+    )
+# DATABASE_URL embeds the password and its name escapes the settings cleansing of debug pages.
+del DATABASE_URL
+
+# Fail fast when the server is unreachable instead of hanging a worker (and /readyz) for minutes.
+database.setdefault("OPTIONS", {})["connect_timeout"] = config(
+    "DJANGO_DB_CONNECT_TIMEOUT", default=5, cast=int
+)
+# Validate a connection before a request reuses it, so a database restart costs no failed request.
+database["CONN_HEALTH_CHECKS"] = config("DJANGO_DB_CONN_HEALTH_CHECKS", default=True, cast=bool)
+# Connection handling: Django's psycopg pool per process (default) or one persistent connection per
+# thread. The choice and the measurements behind it are in docs/runtime/lifecycle.md.
+if config("DJANGO_DB_POOL", default=True, cast=bool):
+    database["CONN_MAX_AGE"] = 0  # the pool owns connection lifetime; Django refuses both at once
+    database["OPTIONS"]["pool"] = {
+        "min_size": config("DJANGO_DB_POOL_MIN_SIZE", default=1, cast=int),
+        # One connection per gunicorn thread: a request never waits for another one's connection.
+        "max_size": config(
+            "DJANGO_DB_POOL_MAX_SIZE", default=config("GUNICORN_THREADS", default=4, cast=int), cast=int
+        ),
+        # Longest a request waits for a free connection (or for an unreachable server) before failing.
+        "timeout": config("DJANGO_DB_POOL_TIMEOUT", default=10, cast=float),
+    }
+else:
+    database["CONN_MAX_AGE"] = config("DJANGO_DB_CONN_MAX_AGE", default=600, cast=int)
+DATABASES = {"default": database}
+del database
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -----------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_REDIRECT_URL = "landing"
+
+# --- Internationalisation -----------------------------------------------------------------------------
+
+LANGUAGE_CODE = config("DJANGO_LANGUAGE_CODE", default="ru")
+LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = config("DJANGO_TIME_ZONE", default="Europe/Moscow")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media files ---------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = config("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "media/"
+MEDIA_ROOT = config("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cacheable forever) plus precompressed .gz files, served by WhiteNoise when the app
+    # runs alone and by nginx from the same collected tree in the stack.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Email --------------------------------------------------------------------------------------------
+
+EMAIL_BACKEND = {
+    # Writes mail to stdout; outside DEBUG it masks password-reset links (see core.mail).
+    "console": "core.mail.ConsoleEmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}[config("DJANGO_EMAIL_BACKEND", default="console", cast=Choices(["console", "smtp"]))]
+EMAIL_HOST = config("EMAIL_HOST", default="localhost")
+EMAIL_PORT = config("EMAIL_PORT", default=587, cast=int)
+EMAIL_HOST_USER = config("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = config("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = config("EMAIL_USE_TLS", default=True, cast=bool)
+EMAIL_USE_SSL = config("EMAIL_USE_SSL", default=False, cast=bool)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are both on; enable at most one.")
+# A stalled SMTP server must not hold a gunicorn thread until the worker timeout kills it.
+EMAIL_TIMEOUT = config("EMAIL_TIMEOUT", default=10, cast=int)
+DEFAULT_FROM_EMAIL = config("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Security -----------------------------------------------------------------------------------------
+
+# nginx is the only client of gunicorn and sets X-Forwarded-Proto itself (overwriting any sent by the
+# browser); the Host header is validated against ALLOWED_HOSTS, X-Forwarded-Host is never trusted.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = False
+SECURE_SSL_REDIRECT = config("DJANGO_SECURE_SSL_REDIRECT", default=True, cast=bool)
+SECURE_HSTS_SECONDS = config("DJANGO_SECURE_HSTS_SECONDS", default=63072000, cast=int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True, cast=bool)
+SECURE_HSTS_PRELOAD = config("DJANGO_SECURE_HSTS_PRELOAD", default=False, cast=bool)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Secure cookies are only sent over HTTPS; turn off for plain-HTTP local development only.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config("DJANGO_SECURE_COOKIES", default=True, cast=bool)
+SESSION_COOKIE_HTTPONLY = True
+# CSRF_COOKIE_HTTPONLY stays off: the token is also in every form, so hiding the cookie adds nothing.
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],  # no inline scripts anywhere, the admin included
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Preloading HSTS is a one-way commitment for the whole domain, so it stays an explicit opt-in and the
+# deploy check's reminder about it is silenced until then.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+# --- Logging: stdout only, plain or JSON, secrets redacted ----------------------------------------------
+
+LOGGING = build_logging(
+    fmt=config("DJANGO_LOG_FORMAT", default="plain", cast=Choices(["plain", "json"])),
+    level=config(
+        "DJANGO_LOG_LEVEL",
+        default="INFO",
+        cast=Choices(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], cast=str.upper),
+    ),
+)

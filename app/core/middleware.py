@@ -1,0 +1,67 @@
+"""Health endpoints and the release header, answered before anything else in the middleware chain.
+
+Placed first in MIDDLEWARE, so /healthz and /readyz work for any Host header (container healthchecks
+use 127.0.0.1) and over plain HTTP (no HTTPS redirect), and every other response, whatever produced
+it, carries X-App-Release.
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
+
+LIVENESS_PATHS = frozenset({"/healthz", "/healthz/"})
+READINESS_PATHS = frozenset({"/readyz", "/readyz/"})
+
+
+class HealthAndReleaseMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.release = settings.APP_RELEASE
+
+    def __call__(self, request):
+        if request.path_info in LIVENESS_PATHS:
+            response = self.liveness()
+        elif request.path_info in READINESS_PATHS:
+            response = self.readiness()
+        else:
+            response = self.get_response(request)
+        response["X-App-Release"] = self.release
+        return response
+
+    def liveness(self):
+        """The process serves requests. Never touches the database: a database outage must not get
+        every web container restarted."""
+        return self._json(200, status="ok", release=self.release)
+
+    def readiness(self):
+        """The database answers and its schema matches the code (no unapplied migrations)."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        try:
+            connection.ensure_connection()
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as exc:
+            logger.warning("Not ready: database unavailable: %s", exc)
+            return self._json(503, status="unavailable", reason="database unavailable", release=self.release)
+        if plan:
+            pending = [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+            logger.warning("Not ready: %d unapplied migration(s)", len(pending))
+            return self._json(
+                503,
+                status="unavailable",
+                reason="unapplied migrations",
+                migrations=pending,
+                release=self.release,
+            )
+        return self._json(200, status="ok", release=self.release)
+
+    @staticmethod
+    def _json(http_status, **body):
+        response = JsonResponse(body, status=http_status)
+        response["Cache-Control"] = "no-store"
+        return response
