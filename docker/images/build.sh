@@ -10,6 +10,8 @@
 #   Each image is rebuilt only when it is absent or when the hash of its build
 #   inputs (stored in the image label org.djangoapp.inputs-hash) changed.
 #   Rebuilding local/debian invalidates every image built on it.
+#   --force rebuilds the named images from scratch (fresh debootstrap, no layer
+#   cache: picks up current Debian packages); --verbose streams build output.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,7 +44,7 @@ VERBOSE=0
 WORK=""
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 log() { printf '%s\n' "$*" >&2; }
@@ -191,7 +193,9 @@ build_from_dockerfile() {
       [[ -n "${f}" ]] && cp "${f}" "${ctx}/extra-ca/"
     done < <(host_ca_files)
   fi
-  run_logged docker build --progress=plain --pull=false \
+  local -a nocache=()
+  ((FORCE)) && nocache=(--no-cache)
+  run_logged docker build --progress=plain --pull=false "${nocache[@]}" \
     --label "${HASH_LABEL}=${hash}" --tag "${TAG[${name}]}" "${ctx}"
   rm -rf "${ctx}"
 }
@@ -205,10 +209,17 @@ build_one() {
     printf '%-28s up to date (%ds)\n' "${tag}" "$((SECONDS - start))"
     return
   fi
+  local old_id new_id
+  old_id="$(image_id "${tag}")"
   if [[ "${name}" == debian ]]; then
     build_debian "${hash}"
   else
     build_from_dockerfile "${name}" "${hash}"
+  fi
+  new_id="$(image_id "${tag}")"
+  # Drop the replaced image unless something (a container, a tag) still uses it.
+  if [[ -n "${old_id}" && "${old_id}" != "${new_id}" ]]; then
+    docker image rm "${old_id}" >/dev/null 2>&1 || true
   fi
   printf '%-28s built in %ds\n' "${tag}" "$((SECONDS - start))"
 }
