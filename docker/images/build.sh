@@ -176,6 +176,10 @@ import_rootfs() {
 build_debian() {
   local hash="$1" root="${WORK}/rootfs"
   mkdir -p "${root}"
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    # A fresh machine may lack it; it is the only host tool the harness needs besides Docker.
+    run_logged apt-get install -y -qq --no-install-recommends debootstrap
+  fi
   run_logged debootstrap --variant=minbase "${SUITE}" "${root}" "${DEBIAN_MIRROR}"
   configure_rootfs "${root}"
   run_logged import_rootfs "${root}" "${hash}"
