@@ -178,6 +178,7 @@ build_debian() {
   mkdir -p "${root}"
   if ! command -v debootstrap >/dev/null 2>&1; then
     # A fresh machine may lack it; it is the only host tool the harness needs besides Docker.
+    run_logged apt-get update -qq
     run_logged apt-get install -y -qq --no-install-recommends debootstrap
   fi
   run_logged debootstrap --variant=minbase "${SUITE}" "${root}" "${DEBIAN_MIRROR}"
