@@ -20,6 +20,7 @@
 #   LOCAL_HTTPS_PORT         published HTTPS port (9443)
 #   LOCAL_FRONTEND_SUBNET    subnet of the nginx<->web network (172.30.80.0/24)
 #   APP_IMAGE                tag of the app image built here (djangoapp/web:latest)
+#   APP_RELEASE              release label baked into it (default: `git describe --always --dirty`)
 #   PYTHON_IMAGE, POSTGRES_IMAGE, NGINX_IMAGE, CERTBOT_IMAGE
 #                            base images; by default the official ones when present or pullable, otherwise
 #                            the registry-free equivalents of docker/images/local.env (built when missing)
@@ -235,7 +236,7 @@ cmd_up() {
   mkdir -p "${STATE}/acme"
   chmod 0755 "${STATE}" "${STATE}/acme"
 
-  release=$(git -C "${ROOT}" describe --always --dirty 2>/dev/null || echo dev)
+  release=${APP_RELEASE:-$(git -C "${ROOT}" describe --always --dirty 2>/dev/null || echo dev)}
   log "building ${APP_IMAGE} (release ${release}) on ${PYTHON_IMAGE}"
   docker build --file "${ROOT}/docker/Dockerfile" \
     --build-arg PYTHON_IMAGE="${PYTHON_IMAGE}" --build-arg APP_RELEASE="${release}" \

@@ -1,0 +1,459 @@
+"""The Compose stack on the local Docker engine, probed through nginx.
+
+One session fixture builds the app image, brings docker/compose.yml up with scripts/local-stack.sh (the
+script behind `make up`) under a unique project name `t-stack-<random>` on free 127.0.0.1 ports, and always
+tears it down with its volumes. Base images are the official ones when present or pullable, otherwise the
+registry-free ones of docker/images/local.env.
+
+    pytest -m stack tests/stack
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import os
+import re
+import secrets
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.stack
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "local-stack.sh"
+TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
+DOMAIN = "localhost"
+UNKNOWN_HOST = "unknown.example"
+HASHED_STATIC = re.compile(r'/static/[^"\'\s]+\.[0-9a-f]{12}\.css')
+
+
+def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 120, check: bool = True):
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def used_networks() -> list[ipaddress.IPv4Network]:
+    """Subnets of the Docker networks and of the host's IPv4 routes: a new network must not overlap them."""
+    nets = []
+    ids = run(["docker", "network", "ls", "-q"]).stdout.split()
+    if ids:
+        for net in json.loads(run(["docker", "network", "inspect", *ids]).stdout):
+            for cfg in (net.get("IPAM") or {}).get("Config") or []:
+                if ":" not in cfg.get("Subnet", ":"):
+                    nets.append(ipaddress.ip_network(cfg["Subnet"]))
+    for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+        fields = line.split()
+        dest, mask = (ipaddress.IPv4Address(bytes.fromhex(f)[::-1]) for f in (fields[1], fields[7]))
+        if int(mask):
+            nets.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
+    return nets
+
+
+def free_subnet() -> str:
+    used = used_networks()
+    for _ in range(200):
+        candidate = ipaddress.ip_network(f"172.30.{secrets.randbelow(250) + 1}.0/24")
+        if not any(candidate.overlaps(net) for net in used):
+            return str(candidate)
+    raise AssertionError("no free 172.30.x.0/24 subnet for the frontend network")
+
+
+@dataclass
+class Stack:
+    project: str
+    state: Path
+    env: dict[str, str]
+    http_port: int
+    https_port: int
+    release: str
+    image: str
+    up_seconds: float
+
+    @property
+    def cafile(self) -> str:
+        return str(self.state / "tls" / "fullchain.pem")
+
+    def https(self, path: str) -> str:
+        return f"https://{DOMAIN}:{self.https_port}{path}"
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 15)
+        kwargs.setdefault("allow_redirects", False)
+        return requests.get(self.https(path), verify=self.cafile, **kwargs)
+
+    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run([str(SCRIPT), "compose", *args], env=self.env, check=check)
+
+    def containers(self) -> dict[str, dict]:
+        """`docker inspect` of every container of the project (exited ones too), by service name."""
+        ids = run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"])
+        found = json.loads(run(["docker", "inspect", *ids.stdout.split()]).stdout)
+        return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
+
+    def web_access_lines(self) -> list[str]:
+        """gunicorn access-log lines of web, without the container healthcheck's /healthz probes."""
+        out = self.compose("logs", "--no-color", "--no-log-prefix", "web").stdout
+        return [line for line in out.splitlines() if "gunicorn.access" in line and "/healthz" not in line]
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.cafile)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    project = f"t-stack-{secrets.token_hex(4)}"
+    state = tmp_path_factory.mktemp("stack")
+    state.chmod(0o755)
+    http_port, https_port = free_port(), free_port()
+    release = f"stack-test-{secrets.token_hex(3)}"
+    image = f"djangoapp/web:{project}"
+    env = {
+        **os.environ,
+        "LOCAL_STACK_DIR": str(state),
+        "LOCAL_STACK_PROJECT": project,
+        "LOCAL_DOMAIN": DOMAIN,
+        "LOCAL_PUBLISH_ADDR": "127.0.0.1",
+        "LOCAL_HTTP_PORT": str(http_port),
+        "LOCAL_HTTPS_PORT": str(https_port),
+        "LOCAL_FRONTEND_SUBNET": free_subnet(),
+        "APP_IMAGE": image,
+        "APP_RELEASE": release,
+        "DEV": "0",
+    }
+    started = time.monotonic()
+    up = run([str(SCRIPT), "up"], env=env, timeout=1800, check=False)
+    try:
+        if up.returncode != 0:
+            pytest.fail(f"stack did not come up (exit {up.returncode}):\n{up.stderr[-8000:]}")
+        yield Stack(project, state, env, http_port, https_port, release, image, time.monotonic() - started)
+    finally:
+        down = run([str(SCRIPT), "down", "--volumes"], env=env, timeout=300, check=False)
+        if down.returncode != 0:
+            run(["docker", "compose", "-p", project, "down", "--volumes", "--remove-orphans"], check=False)
+        run(["docker", "image", "rm", image], check=False)
+
+
+# --- nginx configuration (no stack needed) -------------------------------------------------------------
+
+
+def test_committed_site_conf_is_the_rendered_template(tmp_path):
+    """docker/nginx/conf.d/default.conf (compose's default NGINX_CONF_DIR) is the template for localhost."""
+    run([str(SCRIPT), "render-nginx", str(tmp_path), "localhost"])
+    committed = ROOT / "docker" / "nginx" / "conf.d" / "default.conf"
+    assert committed.read_text() == (tmp_path / "default.conf").read_text(), (
+        "run: scripts/local-stack.sh render-nginx docker/nginx/conf.d localhost"
+    )
+
+
+def test_render_refuses_config_injection(tmp_path):
+    injected = "example.com; include /etc/passwd"
+    result = run([str(SCRIPT), "render-nginx", str(tmp_path), injected], check=False)
+    assert result.returncode != 0
+    assert not (tmp_path / "default.conf").exists()
+
+
+# --- the running stack ---------------------------------------------------------------------------------
+
+
+def test_landing_page_is_russian(stack):
+    po = (ROOT / "app" / "locale" / "ru" / "LC_MESSAGES" / "django.po").read_text()
+    welcome = re.search(r'msgid "Welcome"\nmsgstr "([^"]+)"', po).group(1)
+    response = stack.get("/")
+    assert response.status_code == 200
+    assert '<html lang="ru">' in response.text
+    assert welcome in response.text
+    assert response.headers["Content-Language"] == "ru"
+
+
+def test_release_label_reaches_the_client(stack):
+    response = stack.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["release"] == stack.release
+    assert response.headers["X-App-Release"] == stack.release
+
+
+def test_admin_login_page(stack):
+    response = stack.get("/admin/login/")
+    assert response.status_code == 200
+    assert 'name="csrfmiddlewaretoken"' in response.text
+
+
+def test_readyz(stack):
+    response = stack.get("/readyz")
+    assert response.status_code == 200, response.text
+
+
+def test_hashed_static_file_is_served_by_nginx_alone(stack):
+    page = stack.get("/").text
+    match = HASHED_STATIC.search(page)
+    assert match, "no hashed stylesheet referenced by the landing page"
+    path = match.group(0)
+    baseline = stack.web_access_lines()
+
+    response = stack.get(path, headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+    # The precompressed .gz of collectstatic (gzip_static), not compressed on the fly: on-the-fly gzip
+    # streams without a Content-Length and with a weak ETag.
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert int(response.headers["Content-Length"]) > 0
+    assert not response.headers["ETag"].startswith("W/")
+    cache_control = [v.strip() for v in response.headers["Cache-Control"].split(",")]
+    assert "immutable" in cache_control
+    assert "max-age=31536000" in cache_control
+    assert parsedate_to_datetime(response.headers["Expires"]) > datetime.now(UTC) + timedelta(days=300)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+    # A dynamic request shows up in web's access log within seconds (the probe works) ...
+    probe = secrets.token_hex(4)
+    assert stack.get(f"/?probe={probe}").status_code == 200
+    deadline = time.monotonic() + 10
+    while not any(probe in line for line in stack.web_access_lines()):
+        assert time.monotonic() < deadline, "the dynamic request never reached web's access log"
+        time.sleep(0.2)
+    # ... and the static request added nothing besides it.
+    after = stack.web_access_lines()
+    assert len(after) == len(baseline) + 1, after[len(baseline) :]
+    assert not any(path in line for line in after)
+
+
+def test_unhashed_static_names_are_not_cached_forever(stack):
+    response = stack.get("/static/css/site.css")
+    assert response.status_code == 200
+    assert "immutable" not in response.headers["Cache-Control"]
+
+
+def test_media_is_served_by_nginx_from_the_shared_volume(stack):
+    name = f"probe-{secrets.token_hex(4)}.txt"
+    stack.compose("exec", "-T", "web", "sh", "-c", f"printf media-ok > /srv/media/{name}")
+    response = stack.get(f"/media/{name}")
+    assert response.status_code == 200
+    assert response.text == "media-ok"
+    assert "sandbox" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_security_headers(stack):
+    for path in ("/", "/admin/login/"):
+        response = stack.get(path)
+        assert response.status_code == 200
+        hsts = response.raw.headers.getlist("Strict-Transport-Security")
+        assert len(hsts) == 1, hsts
+        assert re.fullmatch(r"max-age=\d{8,}; includeSubDomains", hsts[0])
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+        assert response.headers["Server"] == "nginx"  # server_tokens off: no version
+
+
+def test_http_redirects_to_https_with_308(stack):
+    response = requests.get(
+        f"http://{DOMAIN}:{stack.http_port}/admin/?next=1", allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 308
+    assert response.headers["Location"] == stack.https("/admin/?next=1")
+
+
+def test_acme_challenge_is_answered_over_http(stack):
+    token = secrets.token_urlsafe(16)
+    challenge = stack.state / "acme" / ".well-known" / "acme-challenge"
+    challenge.mkdir(parents=True, exist_ok=True)
+    (challenge / token).write_text("key-authorization")
+    (challenge / token).chmod(0o644)
+    for directory in (challenge, challenge.parent):
+        directory.chmod(0o755)
+    url = f"http://{DOMAIN}:{stack.http_port}/.well-known/acme-challenge/{token}"
+    response = requests.get(url, allow_redirects=False, timeout=10)
+    assert response.status_code == 200
+    assert response.text == "key-authorization"
+
+
+def _raw_request(sock: socket.socket, host: str) -> bytes:
+    sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_unknown_host_is_rejected_over_http(stack):
+    before = stack.web_access_lines()
+    with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
+        assert _raw_request(sock, UNKNOWN_HOST) == b""  # 444: closed without an answer
+    # The known host gets an answer on the same port (the test above is not vacuous).
+    with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
+        assert _raw_request(sock, DOMAIN).startswith(b"HTTP/1.1 308")
+    time.sleep(1)
+    assert stack.web_access_lines() == before
+
+
+def test_unknown_sni_is_rejected_at_the_tls_handshake(stack):
+    context = stack.tls_context()
+    context.check_hostname = False
+    with (
+        socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as sock,
+        pytest.raises(ssl.SSLError, match=r"UNRECOGNIZED_NAME"),
+    ):
+        context.wrap_socket(sock, server_hostname=UNKNOWN_HOST)
+
+
+def test_unknown_host_header_behind_a_known_sni_is_rejected(stack):
+    before = stack.web_access_lines()
+    with (
+        socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw,
+        stack.tls_context().wrap_socket(raw, server_hostname=DOMAIN) as sock,
+    ):
+        assert _raw_request(sock, UNKNOWN_HOST) == b""
+    time.sleep(1)
+    assert stack.web_access_lines() == before
+
+
+def test_http2_is_negotiated(stack):
+    context = stack.tls_context()
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    with (
+        socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=DOMAIN) as sock,
+    ):
+        assert sock.selected_alpn_protocol() == "h2"
+        assert sock.version() == "TLSv1.3"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_only_tls_12_and_13_are_accepted(stack):
+    def handshake(version: ssl.TLSVersion, maximum: ssl.TLSVersion) -> str:
+        context = stack.tls_context()
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let the client offer old versions: nginx must refuse
+        context.minimum_version, context.maximum_version = version, maximum
+        with (
+            socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=DOMAIN) as sock,
+        ):
+            return sock.version()
+
+    assert handshake(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    assert handshake(ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+    with pytest.raises(ssl.SSLError, match="TLSV1_ALERT_PROTOCOL_VERSION"):
+        handshake(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+
+
+def _post_status(stack, content_length: int, body: bytes = b"") -> int:
+    conn = http.client.HTTPSConnection(DOMAIN, stack.https_port, context=stack.tls_context(), timeout=15)
+    try:
+        conn.putrequest("POST", "/")
+        conn.putheader("Content-Type", "application/octet-stream")
+        conn.putheader("Content-Length", str(content_length))
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_body_above_the_limit_is_refused_by_nginx(stack):
+    # nginx answers from the Content-Length alone, before reading (or forwarding) a byte of the body.
+    assert _post_status(stack, 11 * 1024 * 1024) == 413
+    # Below the limit the request reaches Django, which refuses it for its own reason (no CSRF token).
+    assert _post_status(stack, 1024 * 1024, b"x" * (1024 * 1024)) == 403
+
+
+def test_forwarded_for_is_set_by_nginx_not_by_the_client(stack):
+    probe = secrets.token_hex(4)
+    stack.get(f"/?xff={probe}", headers={"X-Forwarded-For": "203.0.113.66"})
+    deadline = time.monotonic() + 10
+    while not (lines := [line for line in stack.web_access_lines() if probe in line]):
+        assert time.monotonic() < deadline, "request not logged by web"
+        time.sleep(0.2)
+    assert "203.0.113.66" not in lines[0]
+
+
+def test_only_nginx_publishes_ports(stack):
+    containers = stack.containers()
+    assert set(containers) == {"db", "migrate", "web", "nginx"}
+    for service, container in containers.items():
+        bindings = {
+            port: binds for port, binds in (container["HostConfig"]["PortBindings"] or {}).items() if binds
+        }
+        if service == "nginx":
+            published = {
+                port: {(b["HostIp"], int(b["HostPort"])) for b in binds} for port, binds in bindings.items()
+            }
+            assert published == {
+                "80/tcp": {("127.0.0.1", stack.http_port)},
+                "443/tcp": {("127.0.0.1", stack.https_port)},
+            }
+        else:
+            assert bindings == {}, f"{service} publishes {bindings}"
+    # The same seen from Compose.
+    out = stack.compose("ps", "--all", "--format", "json").stdout.strip()
+    rows = json.loads(out) if out.startswith("[") else [json.loads(line) for line in out.splitlines()]
+    for row in rows:
+        published = [p for p in row.get("Publishers") or [] if p.get("PublishedPort")]
+        assert bool(published) == (row["Service"] == "nginx"), row
+
+
+def test_networks_isolate_db_from_nginx(stack):
+    containers = stack.containers()
+    networks = {
+        service: {name.rsplit("_", 1)[-1] for name in container["NetworkSettings"]["Networks"]}
+        for service, container in containers.items()
+    }
+    assert networks["nginx"] == {"frontend"}
+    assert networks["db"] == {"backend"}
+    assert networks["web"] == {"frontend", "backend"}
+    probe = stack.compose("exec", "-T", "nginx", "bash", "-c", "exec 3<>/dev/tcp/db/5432", check=False)
+    assert probe.returncode != 0
+
+
+def test_db_is_healthy_and_migrate_succeeded(stack):
+    containers = stack.containers()
+    assert containers["db"]["State"]["Health"]["Status"] == "healthy"
+    assert containers["migrate"]["State"]["Status"] == "exited"
+    assert containers["migrate"]["State"]["ExitCode"] == 0
+    for service in ("web", "nginx"):
+        assert containers[service]["State"]["Health"]["Status"] == "healthy", service
+
+
+def test_containers_are_hardened_and_sized(stack):
+    containers = stack.containers()
+    limits = {"db": 256, "web": 384, "nginx": 64, "migrate": 256}
+    for service, container in containers.items():
+        host = container["HostConfig"]
+        assert host["ReadonlyRootfs"] is True, service
+        assert "ALL" in host["CapDrop"], service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert host["Memory"] == limits[service] * 1024 * 1024, service
+        assert host["LogConfig"]["Type"] == "json-file", service
+        assert host["LogConfig"]["Config"].get("max-size"), service
+        expected_restart = "no" if service == "migrate" else "unless-stopped"
+        assert host["RestartPolicy"]["Name"] == expected_restart, service
+    assert containers["web"]["Config"]["User"] == "10001:10001"
+    assert containers["web"]["HostConfig"]["CapAdd"] in (None, [])
