@@ -21,6 +21,7 @@
 #   LOCAL_FRONTEND_SUBNET    subnet of the nginx<->web network (172.30.80.0/24)
 #   APP_IMAGE                tag of the app image built here (djangoapp/web:latest)
 #   APP_RELEASE              release label baked into it (default: `git describe --always --dirty`)
+#   LOCAL_BUILD_FLAGS        extra `docker build` flags (e.g. --no-cache)
 #   PYTHON_IMAGE, POSTGRES_IMAGE, NGINX_IMAGE, CERTBOT_IMAGE
 #                            base images; by default the official ones when present or pullable, otherwise
 #                            the registry-free equivalents of docker/images/local.env (built when missing)
@@ -238,7 +239,8 @@ cmd_up() {
 
   release=${APP_RELEASE:-$(git -C "${ROOT}" describe --always --dirty 2>/dev/null || echo dev)}
   log "building ${APP_IMAGE} (release ${release}) on ${PYTHON_IMAGE}"
-  docker build --file "${ROOT}/docker/Dockerfile" \
+  # shellcheck disable=SC2086 # LOCAL_BUILD_FLAGS is a list of words
+  docker build --file "${ROOT}/docker/Dockerfile" ${LOCAL_BUILD_FLAGS:-} \
     --build-arg PYTHON_IMAGE="${PYTHON_IMAGE}" --build-arg APP_RELEASE="${release}" \
     --tag "${APP_IMAGE}" "${ROOT}/app" >&2
 
