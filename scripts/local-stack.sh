@@ -264,11 +264,12 @@ cmd_down() {
   if [[ "${1:-}" == --volumes || "${1:-}" == -v ]]; then
     args+=(--volumes)
   fi
-  if [[ ! -f "${STATE}/stack.env" ]]; then
-    log "nothing to stop: ${STATE}/stack.env does not exist"
-    return
+  if [[ -f "${STATE}/stack.env" ]]; then
+    compose down "${args[@]}" >&2
+  else
+    # State already removed (make clean): Compose finds the project's containers and volumes by label.
+    docker compose -p "${PROJECT}" down "${args[@]}" >&2
   fi
-  compose down "${args[@]}" >&2
 }
 
 main() {
