@@ -1,0 +1,160 @@
+"""The hardened Docker host (roles base and docker) after converge + idempotence."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from helpers import container_ip, molecule_hosts, tcp_connects
+
+testinfra_hosts = molecule_hosts()
+
+DEPLOY_USER = "deploy"
+
+
+def test_docker_engine_active_and_enabled(host):
+    docker = host.service("docker")
+    assert docker.is_running
+    assert docker.is_enabled
+
+
+def test_compose_v2_and_buildx(host):
+    assert host.run("docker compose version").rc == 0
+    assert host.run("docker buildx version").rc == 0
+
+
+def test_daemon_json_rotates_logs_and_live_restores(host):
+    config = json.loads(host.file("/etc/docker/daemon.json").content_string)
+    assert config["log-driver"] == "json-file"
+    assert config["log-opts"]["max-size"]
+    assert int(config["log-opts"]["max-file"]) >= 1
+    assert config["live-restore"] is True
+    info = json.loads(host.check_output("docker info --format '{{json .}}'"))
+    assert info["LoggingDriver"] == "json-file"
+    assert info["LiveRestoreEnabled"] is True
+
+
+def test_docker_sdk_for_python(host):
+    assert host.run("python3 -c 'import docker, requests'").rc == 0
+
+
+def test_deploy_user(host):
+    user = host.user(DEPLOY_USER)
+    assert user.exists
+    assert "docker" in user.groups
+    keys = host.file(f"/home/{DEPLOY_USER}/.ssh/authorized_keys")
+    assert keys.mode == 0o600
+    assert keys.user == DEPLOY_USER
+    assert keys.content_string.startswith("ssh-ed25519 ")
+    sudoers = host.file(f"/etc/sudoers.d/{DEPLOY_USER}")
+    assert sudoers.mode == 0o440
+    assert host.run("visudo -c").rc == 0
+    assert host.run(f"sudo -l -U {DEPLOY_USER}").stdout.count("NOPASSWD: ALL") == 1
+
+
+@pytest.fixture(scope="module")
+def sshd_effective(host) -> dict[str, str]:
+    """`sshd -T`: the configuration sshd actually uses (first value wins across drop-ins)."""
+    out = host.check_output("sshd -T")
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def test_sshd_key_only_no_root(host, sshd_effective):
+    assert sshd_effective["passwordauthentication"] == "no"
+    assert sshd_effective["kbdinteractiveauthentication"] == "no"
+    assert sshd_effective["permitrootlogin"] == "no"
+    assert sshd_effective["pubkeyauthentication"] == "yes"
+    assert sshd_effective["authenticationmethods"] == "publickey"
+
+
+def test_sshd_dropin_wins_over_cloud_init(host, sshd_effective):
+    # prepare.yml writes cloud-init's drop-in the way cloud images ship it; ours (00-) is read first.
+    cloud_init = host.file("/etc/ssh/sshd_config.d/50-cloud-init.conf")
+    assert cloud_init.exists and "PasswordAuthentication yes" in cloud_init.content_string
+    assert host.file("/etc/ssh/sshd_config.d/00-hardening.conf").exists
+    assert sshd_effective["passwordauthentication"] == "no"
+
+
+def test_sshd_running(host):
+    assert host.service("ssh").is_running
+    assert host.socket("tcp://0.0.0.0:22").is_listening
+
+
+def test_ufw_active_with_only_the_allowed_ports(host):
+    out = host.check_output("ufw status verbose")
+    assert "Status: active" in out
+    assert "Default: deny (incoming)" in out
+    rules = host.check_output("ufw show added")
+    allowed = sorted(line.split()[2] for line in rules.splitlines() if line.startswith("ufw allow"))
+    assert allowed == ["22/tcp", "443/tcp", "80/tcp"], rules
+
+
+def test_ufw_enabled_at_boot(host):
+    assert host.service("ufw").is_enabled
+    assert "ENABLED=yes" in host.file("/etc/ufw/ufw.conf").content_string
+
+
+def test_docker_user_chain(host):
+    rules = host.check_output("iptables -S DOCKER-USER")
+    assert "--ctorigdstport 80" in rules and "--ctorigdstport 443" in rules
+    assert "-j DROP" in rules
+    # Docker evaluates DOCKER-USER first for forwarded traffic.
+    assert "-A FORWARD -j DOCKER-USER" in host.check_output("iptables -S FORWARD")
+
+
+def test_published_container_port_cannot_bypass_the_firewall(host, service_container):
+    """A container port published outside the allowed list is unreachable from outside the host."""
+    web_image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", service_container("web"))
+    name = "molecule-firewall-probe"
+    host.run(f"docker rm --force {name}")
+    host.check_output(
+        f"docker run --detach --name {name} --publish 8081:8000 --entrypoint python {web_image} "
+        "-m http.server --bind 0.0.0.0 8000"
+    )
+    try:
+        address = container_ip(host.ansible.get_variables()["inventory_hostname"])
+        deadline = time.monotonic() + 20
+        while host.run("timeout 2 bash -c '</dev/tcp/127.0.0.1/8081'").rc != 0:
+            assert time.monotonic() < deadline, "the probe container never listened"
+            time.sleep(0.5)
+        # From the host itself the published port answers; from outside, DOCKER-USER drops it.
+        assert not tcp_connects(address, 8081), "published port 8081 is reachable through the firewall"
+        # The allowed port of the same host still answers from outside.
+        assert tcp_connects(address, 80)
+    finally:
+        host.run(f"docker rm --force {name}")
+
+
+def test_fail2ban_sshd_jail(host):
+    assert host.service("fail2ban").is_running
+    assert host.service("fail2ban").is_enabled
+    status = host.check_output("fail2ban-client status sshd")
+    assert "Journal matches:" in status  # systemd backend
+    assert "sshd" in host.check_output("fail2ban-client status")
+
+
+def test_fail2ban_bans_through_ufw(host):
+    probe = "203.0.113.77"  # TEST-NET-3, never a real client
+    host.run(f"fail2ban-client set sshd unbanip {probe}")
+    try:
+        host.check_output(f"fail2ban-client set sshd banip {probe}")
+        assert probe in host.check_output("fail2ban-client status sshd")
+        assert probe in host.check_output("ufw status")
+    finally:
+        host.run(f"fail2ban-client set sshd unbanip {probe}")
+    assert probe not in host.check_output("ufw status")
+
+
+def test_unattended_upgrades(host):
+    assert host.package("unattended-upgrades").is_installed
+    periodic = host.file("/etc/apt/apt.conf.d/20auto-upgrades").content_string
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in periodic
+    assert 'APT::Periodic::Update-Package-Lists "1";' in periodic
+    assert host.service("apt-daily-upgrade.timer").is_enabled
+
+
+def test_timezone(host, inventory_vars):
+    zone = inventory_vars.get("base_timezone", "Etc/UTC")
+    assert host.file("/etc/timezone").content_string.strip() == zone
+    assert host.file("/etc/localtime").linked_to == f"/usr/share/zoneinfo/{zone}"

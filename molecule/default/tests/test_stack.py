@@ -1,0 +1,138 @@
+"""The Compose stack under /srv/<project> (roles tls and stack) after converge + idempotence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import HTTP_PORT, HTTPS_PORT
+from helpers import http_get, molecule_hosts
+
+testinfra_hosts = molecule_hosts()
+
+LONG_RUNNING = {"db", "web", "nginx"}
+SECURITY_HEADERS = (
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+)
+
+
+def test_every_service_running_and_healthy(compose_ps):
+    by_service = {c["Service"]: c for c in compose_ps}
+    assert set(by_service) >= LONG_RUNNING, by_service.keys()
+    for service in LONG_RUNNING:
+        container = by_service[service]
+        assert container["State"] == "running", container
+        assert container["Health"] == "healthy", container
+    # The one-shot release step ran and succeeded.
+    migrate = [c for c in compose_ps if c["Service"] == "migrate"]
+    for container in migrate:
+        assert container["State"] == "exited" and container["ExitCode"] == 0, container
+
+
+def test_only_nginx_publishes_ports(compose_ps):
+    publishers = {
+        c["Service"] for c in compose_ps for p in (c.get("Publishers") or []) if p.get("PublishedPort")
+    }
+    assert publishers == {"nginx"}
+
+
+def test_env_file_is_private(host, stack_root):
+    env = host.file(f"{stack_root}/.env")
+    assert env.exists
+    assert env.mode == 0o600
+    assert env.user == "root"
+    assert "POSTGRES_PASSWORD=" in env.content_string
+
+
+def test_http_redirects_to_https(domain):
+    resp = http_get("/", port=HTTP_PORT, host_header=f"{domain}:{HTTP_PORT}", tls=False)
+    assert resp.status in (301, 308)
+    assert resp.header("Location").startswith(f"https://{domain}")
+
+
+def test_readyz_over_https_with_security_headers(domain):
+    resp = http_get("/readyz", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True)
+    assert resp.status == 200, resp.body[:300]
+    assert json.loads(resp.body)
+    for name in SECURITY_HEADERS:
+        assert resp.header(name), f"missing {name}"
+    assert "max-age=" in resp.header("Strict-Transport-Security")
+    assert resp.header("X-Content-Type-Options") == "nosniff"
+
+
+def test_landing_page_over_https(domain):
+    resp = http_get("/", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True)
+    assert resp.status == 200
+    assert resp.header("X-App-Release")
+
+
+@pytest.fixture(scope="module")
+def hashed_static_path(host, service_container) -> str:
+    """A hashed static file name from the manifest collectstatic wrote into the static volume."""
+    manifest = json.loads(
+        host.check_output("docker exec %s cat /srv/static/staticfiles.json", service_container("nginx"))
+    )
+    paths = manifest["paths"]
+    original = next((p for p in paths if p.endswith(".css")), next(iter(paths)))
+    return paths[original]
+
+
+def test_static_file_served_by_nginx(domain, hashed_static_path):
+    resp = http_get(
+        f"/static/{hashed_static_path}", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True
+    )
+    assert resp.status == 200
+    assert "immutable" in resp.header("Cache-Control")
+    # Django (gunicorn) marks its responses with the release; nginx answered this one alone.
+    assert not resp.header("X-App-Release")
+    assert resp.header("X-Content-Type-Options") == "nosniff"
+
+
+def test_postgres_publishes_nothing(host, service_container):
+    ports = host.check_output("docker port %s", service_container("db"))
+    assert ports.strip() == ""
+
+
+def _db_address(host, db_container: str) -> str:
+    networks = json.loads(
+        host.check_output("docker inspect --format '{{json .NetworkSettings.Networks}}' %s", db_container)
+    )
+    assert len(networks) == 1, f"db must sit on its backend network only: {list(networks)}"
+    return next(iter(networks.values()))["IPAddress"]
+
+
+def test_postgres_unreachable_from_the_host(host, service_container):
+    address = _db_address(host, service_container("db"))
+    probe = host.run(f"timeout 3 bash -c '</dev/tcp/{address}/5432'")
+    assert probe.rc != 0, f"the host reaches postgres at {address}:5432"
+    assert host.run("timeout 3 bash -c '</dev/tcp/127.0.0.1/5432'").rc != 0
+
+
+def test_postgres_unreachable_from_another_network(host, service_container, project):
+    db = service_container("db")
+    address = _db_address(host, db)
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", db)
+    # The frontend network (nginx's) and the default bridge: neither may reach the database.
+    for network in (f"{project}_frontend", "bridge"):
+        probe = host.run(
+            f"docker run --rm --network {network} --entrypoint pg_isready {image} -h {address} -p 5432 -t 3"
+        )
+        assert probe.rc != 0, f"postgres reachable from network {network}: {probe.stdout}"
+        by_name = host.run(
+            f"docker run --rm --network {network} --entrypoint pg_isready {image} -h db -p 5432 -t 3"
+        )
+        assert by_name.rc != 0, f"postgres reachable by name from network {network}"
+
+
+def test_database_kept_its_data_across_the_second_converge(host, service_container):
+    """side_effect.yml wrote a marker row after the first converge; the idempotence run came after it."""
+    db = service_container("db")
+    out = host.check_output(
+        "docker exec %s sh -c %s",
+        db,
+        'psql -At -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c "SELECT note FROM molecule_marker"',
+    )
+    assert "written before the second converge" in out

@@ -1,0 +1,138 @@
+"""Helpers shared by the testinfra suites of every Molecule scenario.
+
+The suites run on the control node (`molecule verify`): `host` fixtures reach the Molecule host through the
+docker connection, HTTP(S) checks go through the ports the platform publishes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SANDBOX_VARS = REPO / "ansible" / "inventories" / "sandbox" / "group_vars" / "all" / "main.yml"
+SITE_PLAYBOOK = REPO / "ansible" / "playbooks" / "site.yml"
+# Validates every role's inputs and changes nothing (site.yml imports it first).
+PREFLIGHT_PLAYBOOK = REPO / "ansible" / "playbooks" / "preflight.yml"
+ANSIBLE_CFG = REPO / "ansible" / "ansible.cfg"
+
+
+def sandbox_vars() -> dict:
+    """The sandbox inventory's group variables (Molecule links them): one place for names and values."""
+    return yaml.safe_load(SANDBOX_VARS.read_text(encoding="utf-8"))
+
+
+def molecule_inventory() -> str:
+    """The inventory directory Molecule wrote for this scenario (hosts, linked group_vars and host_vars)."""
+    return str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+
+
+def molecule_hosts() -> list[str]:
+    from testinfra.utils.ansible_runner import AnsibleRunner
+
+    return AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("all")
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, "")
+
+
+class _SNIConnection(http.client.HTTPSConnection):
+    """HTTPS to an address with the TLS server name (SNI) of the site, like a browser behind DNS."""
+
+    def __init__(self, address: str, port: int, server_name: str, timeout: float) -> None:
+        context = ssl.create_default_context()
+        # The Molecule host uses a self-signed certificate (tls_mode selfsigned).
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        super().__init__(address, port, timeout=timeout, context=context)
+        self._server_name = server_name
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)
+
+
+def http_get(
+    url_path: str,
+    *,
+    port: int,
+    host_header: str,
+    tls: bool,
+    address: str = "127.0.0.1",
+    timeout: float = 10.0,
+) -> Response:
+    """GET url_path from address:port with the given Host header (no redirects followed)."""
+    server_name = host_header.split(":", 1)[0]
+    if tls:
+        conn: http.client.HTTPConnection = _SNIConnection(address, port, server_name, timeout)
+    else:
+        conn = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        conn.request("GET", url_path, headers={"Host": host_header, "User-Agent": "molecule-testinfra"})
+        resp = conn.getresponse()
+        return Response(resp.status, resp.headers, resp.read())
+    finally:
+        conn.close()
+
+
+def tcp_connects(address: str, port: int, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection from the control node to address:port succeeds."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def container_ip(name: str) -> str:
+    """The Molecule host container's address on the control node's Docker bridge (its external interface)."""
+    argv = ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name]
+    out = subprocess.run(  # noqa: S603 - fixed argv, no shell; docker from PATH
+        argv,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    networks = json.loads(out)
+    return next(iter(networks.values()))["IPAddress"]
+
+
+def run_playbook(
+    playbook: Path,
+    extra_vars: dict | None = None,
+    *,
+    limit: str | None = None,
+    check: bool = False,
+    json_output: bool = False,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess:
+    """ansible-playbook against this scenario's inventory with the project's ansible.cfg."""
+    cmd = ["ansible-playbook", "-i", molecule_inventory(), str(playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if limit:
+        cmd += ["--limit", limit]
+    if check:
+        cmd.append("--check")
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE_CFG), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    if json_output:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.json"  # no profile_tasks in the JSON
+    return subprocess.run(  # noqa: S603 - argv list, no shell
+        cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
