@@ -10,6 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 _environment = Config(RepositoryEmpty())
 
+# Comma-separated list; blank items (a trailing comma, " , ") are dropped rather than kept as "".
+csv_list = Csv(post_process=lambda items: [item for item in items if item])
+
 
 def config(name, default=undefined, cast=undefined):
     """Read `name` from the environment; a bad or missing value fails naming the variable.
@@ -31,4 +34,4 @@ def _describe(cast):
     return {bool: "a boolean (true/false)", int: "an integer", float: "a number"}.get(cast, "a valid value")
 
 
-__all__ = ["Choices", "Csv", "config"]
+__all__ = ["Choices", "config", "csv_list"]

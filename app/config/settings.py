@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import Choices, Csv, config
+from config.env import Choices, config, csv_list
 from config.logs import build_logging
 from config.validation import check_secret_key, database_from_parts, database_from_url
 
@@ -29,7 +29,7 @@ if not DEBUG:
 elif not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-only-key-never-accepted-with-debug-off"  # noqa: S105
 
-ALLOWED_HOSTS = config("DJANGO_ALLOWED_HOSTS", default="", cast=Csv())
+ALLOWED_HOSTS = config("DJANGO_ALLOWED_HOSTS", default="", cast=csv_list)
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured(
         "DJANGO_ALLOWED_HOSTS is empty (required when DJANGO_DEBUG is off): "
@@ -38,7 +38,7 @@ if not DEBUG and not ALLOWED_HOSTS:
 
 # Origins (scheme://host[:port]) allowed to POST forms, e.g. https://example.org when the proxy's
 # public port differs from what Django sees.
-CSRF_TRUSTED_ORIGINS = config("DJANGO_CSRF_TRUSTED_ORIGINS", default="", cast=Csv())
+CSRF_TRUSTED_ORIGINS = config("DJANGO_CSRF_TRUSTED_ORIGINS", default="", cast=csv_list)
 
 # --- Applications -------------------------------------------------------------------------------------
 
@@ -189,8 +189,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # browser); the Host header is validated against ALLOWED_HOSTS, X-Forwarded-Host is never trusted.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = False
-SECURE_SSL_REDIRECT = config("DJANGO_SECURE_SSL_REDIRECT", default=True, cast=bool)
-SECURE_HSTS_SECONDS = config("DJANGO_SECURE_HSTS_SECONDS", default=63072000, cast=int)
+# HTTPS-only defaults, relaxed when DEBUG is on: plain-HTTP runserver must stay usable, and a browser
+# must not remember HSTS for localhost.
+SECURE_SSL_REDIRECT = config("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG, cast=bool)
+SECURE_HSTS_SECONDS = config("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 63072000, cast=int)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = config("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True, cast=bool)
 SECURE_HSTS_PRELOAD = config("DJANGO_SECURE_HSTS_PRELOAD", default=False, cast=bool)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -198,8 +200,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
-# Secure cookies are only sent over HTTPS; turn off for plain-HTTP local development only.
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config("DJANGO_SECURE_COOKIES", default=True, cast=bool)
+# Secure cookies are only sent over HTTPS.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config("DJANGO_SECURE_COOKIES", default=not DEBUG, cast=bool)
 SESSION_COOKIE_HTTPONLY = True
 # CSRF_COOKIE_HTTPONLY stays off: the token is also in every form, so hiding the cookie adds nothing.
 

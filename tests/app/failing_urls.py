@@ -1,0 +1,11 @@
+"""URLconf for the 500-page test: the real URLs plus a view that fails."""
+
+from config.urls import urlpatterns as app_urlpatterns
+from django.urls import path
+
+
+def boom(request):
+    raise RuntimeError("deliberate failure")
+
+
+urlpatterns = [*app_urlpatterns, path("boom/", boom)]

@@ -1,0 +1,198 @@
+"""gunicorn.conf.py: its values from the environment, and a real gunicorn serving the app."""
+
+import contextlib
+import http.client
+import json
+import re
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import quote
+
+from app_support import APP_DIR, base_env, free_port
+from django.conf import settings
+from gunicorn.config import Config
+
+CONF = APP_DIR / "gunicorn.conf.py"
+
+
+def load_conf(monkeypatch, **env):
+    """The settings gunicorn would apply, validated by gunicorn's own Config."""
+    for name in list(env):
+        monkeypatch.setenv(name, env[name])
+    namespace = runpy.run_path(str(CONF))
+    cfg = Config()
+    for name, value in namespace.items():
+        if name in cfg.settings:
+            cfg.set(name, value)
+    return cfg
+
+
+def test_defaults(monkeypatch):
+    for name in ("GUNICORN_BIND", "GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_TIMEOUT",
+                 "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE", "GUNICORN_MAX_REQUESTS",
+                 "GUNICORN_MAX_REQUESTS_JITTER", "GUNICORN_FORWARDED_ALLOW_IPS"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    cfg = load_conf(monkeypatch)
+    assert cfg.bind == ["0.0.0.0:8000"]
+    assert (cfg.workers, cfg.threads, cfg.worker_class_str) == (2, 4, "gthread")
+    assert (cfg.timeout, cfg.graceful_timeout, cfg.keepalive) == (30, 30, 5)
+    assert (cfg.max_requests, cfg.max_requests_jitter) == (1000, 100)
+    assert cfg.forwarded_allow_ips == ["127.0.0.1"]
+    assert (cfg.accesslog, cfg.errorlog) == ("-", "-")
+    assert cfg.control_socket_disable is True
+    assert cfg.wsgi_app == "config.wsgi:application"
+
+
+def test_environment_overrides(monkeypatch):
+    cfg = load_conf(
+        monkeypatch,
+        GUNICORN_BIND="127.0.0.1:9000,unix:/run/app.sock",
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="1",
+        GUNICORN_TIMEOUT="60",
+        GUNICORN_GRACEFUL_TIMEOUT="20",
+        GUNICORN_KEEPALIVE="2",
+        GUNICORN_MAX_REQUESTS="500",
+        GUNICORN_MAX_REQUESTS_JITTER="50",
+        GUNICORN_FORWARDED_ALLOW_IPS="172.30.80.0/24",
+        DJANGO_LOG_LEVEL="warning",
+    )
+    assert cfg.bind == ["127.0.0.1:9000", "unix:/run/app.sock"]
+    assert (cfg.workers, cfg.threads, cfg.worker_class_str) == (3, 1, "sync")  # one thread: sync worker
+    assert (cfg.timeout, cfg.graceful_timeout, cfg.keepalive) == (60, 20, 2)
+    assert (cfg.max_requests, cfg.max_requests_jitter) == (500, 50)
+    assert cfg.forwarded_allow_ips == ["172.30.80.0/24"]
+    assert cfg.loglevel == "warning"
+
+
+def fetch(port, path, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def gunicorn(**overrides):
+    """A gunicorn master as the image runs it; yields (port, process) and stops it with SIGTERM."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"],
+        cwd=APP_DIR,
+        env=base_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", **overrides),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if fetch(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "gunicorn did not come up"
+            time.sleep(0.2)
+        yield port, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def url_of_test_database():
+    """pytest-django's test database (it exists once django_db_setup has run)."""
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"]) + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_gunicorn_serves_the_app(django_db_setup):
+    proxied = {"Host": "localhost", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    with gunicorn(DATABASE_URL=url_of_test_database(), DJANGO_ALLOWED_HOSTS="localhost") as (port, process):
+        status, headers, body = fetch(port, "/healthz", {"Host": "172.18.0.4:8000"})
+        assert (status, json.loads(body)) == (200, {"status": "ok", "release": "subprocess-release"})
+        status, _, body = fetch(port, "/readyz")
+        assert (status, json.loads(body)["status"]) == (200, "ok")
+
+        status, headers, body = fetch(port, "/", proxied)
+        assert status == 200
+        assert "Добро пожаловать" in body.decode()
+        assert headers["X-App-Release"] == "subprocess-release"
+        assert "Strict-Transport-Security" in headers
+
+        status, headers, _ = fetch(port, "/", {"Host": "localhost"})  # plain HTTP from the proxy
+        assert (status, headers["Location"]) == (301, "https://localhost/")
+
+        stylesheet = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', body.decode()).group(1)
+        status, headers, _ = fetch(port, stylesheet, proxied)
+        assert status == 200
+        assert "immutable" in headers["Cache-Control"]
+
+        fetch(port, "/accounts/reset/MQ/cl9x2a-0f3e1c2b7a9d8e6f5a4b3c2d1e0f9a8b/", proxied)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=40) == 0  # graceful shutdown
+        log = process.stdout.read()
+
+    assert re.search(
+        r'INFO \[gunicorn\.access\] \d+ 127\.0\.0\.1 "203\.0\.113\.7" "GET / HTTP/1\.1" 200 ', log
+    ), log
+    assert "/accounts/reset/MQ/***/" in log
+    assert "0f3e1c2b7a9d8e6f5a4b3c2d1e0f9a8b" not in log
+    assert "Using worker: gthread" in log
+    assert "Shutting down: Master" in log
+
+
+def test_gunicorn_with_the_database_down():
+    """Liveness stays green (no restart loop) while readiness reports the outage."""
+    url = f"postgres://postgres@127.0.0.1:{free_port()}/djangoapp"
+    with gunicorn(DATABASE_URL=url, DJANGO_DB_POOL_TIMEOUT="2") as (port, _process):
+        assert fetch(port, "/healthz")[0] == 200
+        status, _, body = fetch(port, "/readyz")
+        assert status == 503
+        assert json.loads(body)["reason"] == "database unavailable"
+
+
+def test_gunicorn_logs_in_the_app_format():
+    with gunicorn(DJANGO_LOG_FORMAT="json") as (port, process):
+        fetch(port, "/healthz")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=40)
+        lines = process.stdout.read().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(records) == len([line for line in lines if line.strip()]), "non-JSON output:\n" + "\n".join(
+        lines
+    )
+    assert any(r["logger"] == "gunicorn.error" and "Starting gunicorn" in r["message"] for r in records)
+    assert any(r["logger"] == "gunicorn.access" and "GET /healthz" in r["message"] for r in records)
+
+
+def test_gunicorn_refuses_to_start_on_bad_settings():
+    """With preload_app the master loads the settings itself: it exits at once, naming the variable,
+    instead of forking workers that fail one after another."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"],
+        cwd=APP_DIR,
+        env=base_env(GUNICORN_BIND=f"127.0.0.1:{free_port()}", DJANGO_SECRET_KEY="change-me"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY is a known placeholder" in result.stderr
+    assert "Booting worker" not in result.stdout + result.stderr
+    assert time.monotonic() - started < 30
