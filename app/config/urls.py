@@ -1,8 +1,9 @@
 """URLs. /healthz and /readyz are not here: core.middleware answers them before any URL resolving."""
 
-from core import views
 from django.contrib import admin
 from django.urls import include, path
+
+from core import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),

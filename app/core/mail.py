@@ -1,8 +1,9 @@
 import io
 
-from config.logs import redact
 from django.conf import settings
 from django.core.mail.backends.console import EmailBackend
+
+from config.logs import redact
 
 
 class ConsoleEmailBackend(EmailBackend):

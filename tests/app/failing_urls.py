@@ -1,7 +1,8 @@
 """URLconf for the 500-page test: the real URLs plus a view that fails."""
 
-from config.urls import urlpatterns as app_urlpatterns
 from django.urls import path
+
+from config.urls import urlpatterns as app_urlpatterns
 
 
 def boom(request):

@@ -7,11 +7,12 @@ import re
 
 import pytest
 from app_support import PRODUCTION_ENV, run_python
-from config.logs import REDACTED, RedactingFilter, UTCFormatter, redact
-from core.mail import ConsoleEmailBackend
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.test import override_settings
+
+from config.logs import REDACTED, RedactingFilter, UTCFormatter, redact
+from core.mail import ConsoleEmailBackend
 
 DB_PASSWORD = "db-pass-Value-7319"
 SMTP_PASSWORD = "smtp-pass-Value-4482"
