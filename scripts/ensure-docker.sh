@@ -14,6 +14,7 @@ fi
 
 if ! command -v dockerd >/dev/null 2>&1 || ! docker compose version >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || { log "root is needed to install Docker"; exit 1; }
+  # shellcheck source=/dev/null
   . /etc/os-release
   if [ "${VERSION_CODENAME:-}" = bookworm ]; then
     log "adding Debian 13 (trixie) as a low-priority apt source for docker.io, docker-compose, docker-buildx"
