@@ -90,15 +90,6 @@ def http_get(
         conn.close()
 
 
-def tcp_connects(address: str, port: int, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection from the control node to address:port succeeds."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def container_ip(name: str) -> str:
     """The Molecule host container's address on the control node's Docker bridge (its external interface)."""
     argv = ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", name]

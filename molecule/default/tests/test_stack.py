@@ -105,10 +105,19 @@ def _db_address(host, db_container: str) -> str:
 
 
 def test_postgres_unreachable_from_the_host(host, service_container):
-    address = _db_address(host, service_container("db"))
-    probe = host.run(f"timeout 3 bash -c '</dev/tcp/{address}/5432'")
-    assert probe.rc != 0, f"the host reaches postgres at {address}:5432"
-    assert host.run("timeout 3 bash -c '</dev/tcp/127.0.0.1/5432'").rc != 0
+    """From the host's network namespace, neither the db container's address nor a host port answers.
+
+    pg_isready speaks the PostgreSQL protocol: a bare TCP connect is not proof here (some networks accept
+    every outbound connection).
+    """
+    db = service_container("db")
+    address = _db_address(host, db)
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", db)
+    for target in (address, "127.0.0.1"):
+        probe = host.run(
+            f"docker run --rm --network host --entrypoint pg_isready {image} -h {target} -p 5432 -t 3"
+        )
+        assert probe.rc != 0, f"the host reaches postgres at {target}:5432: {probe.stdout}"
 
 
 def test_postgres_unreachable_from_another_network(host, service_container, project):
