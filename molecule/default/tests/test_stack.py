@@ -69,6 +69,12 @@ def test_landing_page_over_https(domain):
     assert resp.header("X-App-Release")
 
 
+def test_admin_login_page_over_https(domain):
+    resp = http_get("/admin/login/", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True)
+    assert resp.status == 200
+    assert b"csrfmiddlewaretoken" in resp.body
+
+
 @pytest.fixture(scope="module")
 def hashed_static_path(host, service_container) -> str:
     """A hashed static file name from the manifest collectstatic wrote into the static volume."""
