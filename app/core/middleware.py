@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -22,12 +24,20 @@ class HealthAndReleaseMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.release = settings.APP_RELEASE
+        self.checks = {
+            **dict.fromkeys(LIVENESS_PATHS, self.liveness),
+            **dict.fromkeys(READINESS_PATHS, self.readiness),
+        }
+        # The health answers skip the rest of the chain, so they get the security headers from Django's
+        # own middleware here (HSTS only over HTTPS, as everywhere else).
+        self.header_middleware = (SecurityMiddleware(get_response), XFrameOptionsMiddleware(get_response))
 
     def __call__(self, request):
-        if request.path_info in LIVENESS_PATHS:
-            response = self.liveness()
-        elif request.path_info in READINESS_PATHS:
-            response = self.readiness()
+        check = self.checks.get(request.path_info)
+        if check:
+            response = check()
+            for middleware in self.header_middleware:
+                response = middleware.process_response(request, response)
         else:
             response = self.get_response(request)
         response["X-App-Release"] = self.release

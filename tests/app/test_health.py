@@ -88,3 +88,15 @@ def test_every_response_carries_the_release_header(https_client, client):
     assert [r.status_code for r in responses] == [200, 404, 301, 200]
     for response in responses:
         assert response["X-App-Release"] == settings.APP_RELEASE
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_answers_carry_the_security_headers(https_client, path):
+    response = https_client.get(path, headers={"host": "10.0.0.5:8000"})
+    assert response.status_code == 200
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["Strict-Transport-Security"].startswith(f"max-age={settings.SECURE_HSTS_SECONDS}")

@@ -433,6 +433,18 @@ def test_networks_isolate_db_from_nginx(stack):
     assert probe.returncode != 0
 
 
+def test_db_is_unreachable_from_the_host(stack):
+    """The host has no route of its own to db: `internal` alone still puts a host address on the backend
+    bridge unless IPv4 is inhibited there. Checked by routing, without sending a packet, because a packet
+    to a private address the host does not route itself would leave this machine."""
+    db = stack.containers()["db"]
+    addresses = [net["IPAddress"] for net in db["NetworkSettings"]["Networks"].values() if net["IPAddress"]]
+    assert addresses, "db has no address"
+    for address in addresses:
+        route = run(["ip", "-4", "-o", "route", "get", address]).stdout
+        assert not re.search(r"\bdev (docker0|br-)", route), f"host routes to db via a bridge: {route}"
+
+
 def test_db_is_healthy_and_migrate_succeeded(stack):
     containers = stack.containers()
     assert containers["db"]["State"]["Health"]["Status"] == "healthy"
