@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import HTTP_PORT, HTTPS_PORT
@@ -111,35 +112,31 @@ def _db_address(host, db_container: str) -> str:
 
 
 def test_postgres_unreachable_from_the_host(host, service_container):
-    """From the host's network namespace, neither the db container's address nor a host port answers.
+    """The host has no route of its own to the db container (no address on the backend bridge) and no port
+    answers on loopback.
 
-    pg_isready speaks the PostgreSQL protocol: a bare TCP connect is not proof here (some networks accept
-    every outbound connection).
+    Checked by routing rather than by probing the container's address: with no local route, such a packet
+    would leave the machine through the default gateway, and tests send traffic only to loopback or to
+    their own containers.
     """
     db = service_container("db")
-    address = _db_address(host, db)
+    route = host.check_output("ip -4 -o route get %s", _db_address(host, db))
+    assert not re.search(r"\bdev (docker0|br-)", route), f"the host routes to db through a bridge: {route}"
     image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", db)
-    for target in (address, "127.0.0.1"):
-        probe = host.run(
-            f"docker run --rm --network host --entrypoint pg_isready {image} -h {target} -p 5432 -t 3"
-        )
-        assert probe.rc != 0, f"the host reaches postgres at {target}:5432: {probe.stdout}"
+    # pg_isready speaks the PostgreSQL protocol: a bare TCP connect is not proof.
+    probe = host.run(
+        f"docker run --rm --network host --entrypoint pg_isready {image} -h 127.0.0.1 -p 5432 -t 3"
+    )
+    assert probe.rc != 0, f"the host reaches postgres on 127.0.0.1:5432: {probe.stdout}"
 
 
 def test_postgres_unreachable_from_another_network(host, service_container, project):
-    db = service_container("db")
-    address = _db_address(host, db)
-    image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", db)
-    # The frontend network (nginx's) and the default bridge: neither may reach the database.
+    """Other networks (nginx's frontend, the default bridge) cannot resolve db, and their traffic to its
+    address is routed by the host, which has no route to it (test above)."""
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' %s", service_container("db"))
     for network in (f"{project}_frontend", "bridge"):
-        probe = host.run(
-            f"docker run --rm --network {network} --entrypoint pg_isready {image} -h {address} -p 5432 -t 3"
-        )
-        assert probe.rc != 0, f"postgres reachable from network {network}: {probe.stdout}"
-        by_name = host.run(
-            f"docker run --rm --network {network} --entrypoint pg_isready {image} -h db -p 5432 -t 3"
-        )
-        assert by_name.rc != 0, f"postgres reachable by name from network {network}"
+        by_name = host.run(f"docker run --rm --network {network} --entrypoint getent {image} hosts db")
+        assert by_name.rc != 0, f"db resolves from network {network}: {by_name.stdout}"
 
 
 def test_database_kept_its_data_across_the_second_converge(host, service_container):
