@@ -35,20 +35,16 @@ def base_env(**overrides):
 
 def run_python(code, timeout=60, **overrides):
     """Run `code` in a fresh interpreter from the app directory with the given environment."""
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=APP_DIR,
-        env=base_env(**overrides),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return _run_in_app(["-c", code], timeout, overrides)
 
 
 def run_manage(*args, timeout=60, **overrides):
+    return _run_in_app(["manage.py", *args], timeout, overrides)
+
+
+def _run_in_app(argv, timeout, overrides):
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *argv],
         cwd=APP_DIR,
         env=base_env(**overrides),
         capture_output=True,
