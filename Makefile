@@ -10,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 ENV ?= sandbox
 
-.PHONY: help venv lint test test-app test-stack test-molecule images up down deploy clean
+.PHONY: help venv lint test test-app test-stack test-molecule images up down deploy bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ down: ## Stop the local stack
 
 deploy: venv ## Provision with Ansible: no ENV = local sandbox host; ENV=prod|staging for real hosts
 	scripts/deploy.sh $(ENV)
+
+bench: venv images ## Side-by-side performance figures into docs/benchmarks.md (QUICK=1: seconds, figures only)
+	bench/run.sh $(if $(QUICK),--quick)
 
 clean: ## Remove the virtualenv and local state (keeps Docker images)
 	rm -rf $(VENV) .local
