@@ -1,0 +1,622 @@
+"""Measurements and report of `make bench` (bench/run.sh starts and removes the stack; see its header).
+
+    python3 bench/bench.py free-resources      # two free 127.0.0.1 ports and a free 172.30.x.0/24 subnet
+    python3 bench/bench.py measure ...         # everything else (called by bench/run.sh)
+
+Standard library only: it runs with the system python3 before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import platform
+import re
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAIN = "site.bench.test"
+BARE_DOMAIN = "bare.bench.test"
+MIB = 1024 * 1024
+GZIP = ("Accept-Encoding", "gzip")
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], *, timeout: float = 120, check: bool = True, env=None) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+    return result
+
+
+# --- free ports and subnet (same approach as tests/stack/test_stack.py) -------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_subnet() -> str:
+    used = []
+    ids = run(["docker", "network", "ls", "-q"]).stdout.split()
+    if ids:
+        for net in json.loads(run(["docker", "network", "inspect", *ids]).stdout):
+            for cfg in (net.get("IPAM") or {}).get("Config") or []:
+                if ":" not in cfg.get("Subnet", ":"):
+                    used.append(ipaddress.ip_network(cfg["Subnet"]))
+    for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+        fields = line.split()
+        dest, mask = (ipaddress.IPv4Address(bytes.fromhex(f)[::-1]) for f in (fields[1], fields[7]))
+        if int(mask):
+            used.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
+    for _ in range(200):
+        candidate = ipaddress.ip_network(f"172.30.{secrets.randbelow(250) + 1}.0/24")
+        if not any(candidate.overlaps(net) for net in used):
+            return str(candidate)
+    raise RuntimeError("no free 172.30.x.0/24 subnet")
+
+
+# --- wrk -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    key: str
+    label: str
+    url: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    errors: int
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_wrk(out: str) -> WrkResult:
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        if not m:
+            raise ValueError(f"no {pct}% latency in wrk output:\n{out}")
+        return float(m.group(1)) * UNITS[m.group(2)]
+
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    total = re.search(r"^\s+(\d+) requests in", out, re.M)
+    if not rps or not total:
+        raise ValueError(f"unexpected wrk output:\n{out}")
+    errors = 0
+    if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
+        errors += sum(int(g) for g in m.groups())
+    return WrkResult(float(rps.group(1)), latency("50"), latency("99"), int(total.group(1)), errors)
+
+
+def median_result(results: list[WrkResult]) -> WrkResult:
+    return WrkResult(
+        statistics.median(r.rps for r in results),
+        statistics.median(r.p50 for r in results),
+        statistics.median(r.p99 for r in results),
+        sum(r.requests for r in results),
+        sum(r.errors for r in results),
+    )
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.project = args.project
+        self.state = Path(args.state)
+        self.quick = args.quick
+        self.duration = 1 if self.quick else int(os.environ.get("BENCH_DURATION", "8"))
+        self.repeat = 1 if self.quick else int(os.environ.get("BENCH_REPEAT", "3"))
+        self.connections = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+        self.warmup = 0 if self.quick else 2
+        self.wrk = f"{self.project}-wrk"
+        self.naive = f"{self.project}-naive"
+        self.bare = f"{self.project}-bare"
+        self.figures: dict = {"notes": []}
+        self.services: dict[str, str] = {}
+        self.psql_lock = threading.Lock()
+        self.psql: subprocess.Popen | None = None
+
+    # docker helpers
+    def container_ids(self) -> dict[str, str]:
+        out = run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"]).stdout
+        found = json.loads(run(["docker", "inspect", *out.split()]).stdout)
+        return {c["Config"]["Labels"]["com.docker.compose.service"]: c["Name"].lstrip("/") for c in found}
+
+    def ip(self, container: str, network: str) -> str:
+        fmt = "{{(index .NetworkSettings.Networks \"" + network + "\").IPAddress}}"
+        return run(["docker", "inspect", "-f", fmt, container]).stdout.strip()
+
+    def curl(self, url: str, headers: list[tuple[str, str]] = ()) -> tuple[int, str, str]:
+        """Status, body and response headers of one request from the load generator's container."""
+        cmd = ["docker", "exec", self.wrk, "curl", "-sk", "--max-time", "10", "-D", "/dev/stderr"]
+        for name, value in headers:
+            cmd += ["-H", f"{name}: {value}"]
+        res = run([*cmd, "-w", "\n%{http_code}", url], check=False)
+        body, _, status = res.stdout.rpartition("\n")
+        return int(status or 0), body, res.stderr.lower()
+
+    # setup
+    def setup(self) -> None:
+        self.services = self.container_ids()
+        frontend, backend = f"{self.project}_frontend", f"{self.project}_backend"
+        self.nginx_ip = self.ip(self.services["nginx"], frontend)
+        self.web_ip = self.ip(self.services["web"], frontend)
+        self.web_backend_ip = self.ip(self.services["web"], backend)
+        env = self.web_env()
+        self.workers = int(env.get("GUNICORN_WORKERS", "2"))
+        self.threads = int(env.get("GUNICORN_THREADS", "4"))
+
+        # The naive setup: gunicorn's defaults (no config file: the working directory is not /app, where
+        # gunicorn.conf.py would be picked up), same image, same database. FORWARDED_ALLOW_IPS lets it
+        # believe X-Forwarded-Proto like web does, so both serve the page rather than an HTTPS redirect.
+        run(["docker", "run", "-d", "--name", self.naive, "--network", backend,
+             "--env-file", str(self.state / "stack.env"), "-e", "POSTGRES_HOST=db", "-e", "FORWARDED_ALLOW_IPS=*",
+             "--workdir", "/tmp", self.args.app_image,
+             "gunicorn", "--chdir", "/app", "--bind", "0.0.0.0:8000", "config.wsgi"])  # fmt: skip
+        # A bare nginx: same image, same certificate and TLS parameters, the same static volume, and nothing
+        # else (no security or cache headers, no regex location).
+        bare_conf = self.state / "bare"
+        bare_conf.mkdir(exist_ok=True)
+        (bare_conf / "default.conf").write_text(
+            "server {\n    listen 443 ssl;\n    http2 on;\n    server_name _;\n"
+            "    ssl_certificate /etc/nginx/tls/fullchain.pem;\n    ssl_certificate_key /etc/nginx/tls/privkey.pem;\n"
+            "    include /etc/nginx/snippets/tls-params.conf;\n"
+            "    root /srv;\n    gzip_static on;\n    access_log off;\n}\n"
+        )
+        run(["docker", "run", "-d", "--name", self.bare, "--network", frontend,
+             "-v", f"{bare_conf}:/etc/nginx/conf.d:ro", "-v", f"{self.state / 'tls'}:/etc/nginx/tls:ro",
+             "-v", f"{ROOT / 'docker/nginx/snippets'}:/etc/nginx/snippets:ro",
+             "-v", f"{self.project}_static:/srv/static:ro", self.args.nginx_image])  # fmt: skip
+        self.naive_ip = self.ip(self.naive, backend)
+        self.bare_ip = self.ip(self.bare, frontend)
+        run(["docker", "run", "-d", "--name", self.wrk, "--network", frontend,
+             "--add-host", f"{DOMAIN}:{self.nginx_ip}", "--add-host", f"{BARE_DOMAIN}:{self.bare_ip}",
+             self.args.wrk_image])  # fmt: skip
+        run(["docker", "network", "connect", backend, self.wrk])
+
+        app = [("Host", DOMAIN), ("X-Forwarded-Proto", "https")]
+        self.dynamic = [
+            Target("stack", "stack: nginx (HTTPS) -> gunicorn 2x4 gthread", f"https://{DOMAIN}/"),
+            Target("direct", "gunicorn direct (same web container)", f"http://{self.web_ip}:8000/", app),
+            Target("naive", "naive: `gunicorn config.wsgi` (1 sync worker)", f"http://{self.naive_ip}:8000/", app),
+        ]
+        deadline = time.monotonic() + 60
+        while True:
+            status, body, _ = self.curl(self.dynamic[2].url, app)
+            if status == 200:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the naive setup does not answer 200 (last: {status})")
+            time.sleep(0.5)
+        match = re.search(r'/static/[^"\'\s]+\.[0-9a-f]{12}\.css', body)
+        if not match:
+            raise RuntimeError("no hashed CSS link in the page")
+        css = match.group(0)
+        self.static = []
+        for gz in (False, True):
+            hdr = [GZIP] if gz else []
+            suffix = " gzip" if gz else ""
+            self.static += [
+                Target(f"static-stack{suffix}", f"stack nginx{suffix}", f"https://{DOMAIN}{css}", hdr),
+                Target(f"static-wn{suffix}", f"WhiteNoise in gunicorn{suffix}", f"http://{self.web_ip}:8000{css}",
+                       app + hdr),  # fmt: skip
+                Target(f"static-bare{suffix}", f"bare nginx{suffix}", f"https://{BARE_DOMAIN}{css}", hdr),
+            ]
+        self.check_targets(css)
+
+    def web_env(self) -> dict[str, str]:
+        env = json.loads(run(["docker", "inspect", "-f", "{{json .Config.Env}}", self.services["web"]]).stdout)
+        return dict(item.split("=", 1) for item in env)
+
+    def check_targets(self, css: str) -> None:
+        sizes = {}
+        for t in self.dynamic + self.static:
+            status, body, headers = self.curl(t.url, t.headers)
+            if status != 200:
+                raise RuntimeError(f"{t.label}: {t.url} answered {status}")
+            gz = "content-encoding: gzip" in headers
+            if (GZIP in t.headers) != gz:
+                raise RuntimeError(f"{t.label}: gzip expected {GZIP in t.headers}, got {gz}")
+            if t.key.startswith("static"):
+                sizes[gz] = len(body.encode())
+        self.figures["static_file"] = {"path": css, "bytes": sizes[False], "gzip_bytes": sizes[True]}
+
+    # psql through one long-lived session (a session per query would count as a new connection)
+    def sql(self, query: str) -> str:
+        with self.psql_lock:
+            if self.psql is None:
+                self.psql = subprocess.Popen(
+                    ["docker", "exec", "-i", self.services["db"], "psql", "-U", "app", "-d", "app", "-At",
+                     "-v", "ON_ERROR_STOP=0"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                )  # fmt: skip
+            marker = f"--end-{secrets.token_hex(4)}"
+            self.psql.stdin.write(f"{query};\n\\echo {marker}\n")
+            self.psql.stdin.flush()
+            lines = []
+            while (line := self.psql.stdout.readline()) and line.strip() != marker:
+                lines.append(line.strip())
+            return "\n".join(lines)
+
+    def sessions(self) -> int:
+        return int(self.sql("select sessions from pg_stat_database where datname = current_database()"))
+
+    def web_connections(self) -> int:
+        return int(self.sql(f"select count(*) from pg_stat_activity where client_addr = '{self.web_backend_ip}'"))
+
+    def memory(self, names: list[str]) -> dict[str, float]:
+        fmt = "{{.Name}}\t{{.MemUsage}}"
+        out = run(["docker", "stats", "--no-stream", "--format", fmt, *names]).stdout
+        mem = {}
+        for line in out.splitlines():
+            name, usage = line.split("\t")
+            m = re.match(r"([\d.]+)\s*([KMG]i?B|B)", usage.strip())
+            factor = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+            mem[name] = float(m.group(1)) * factor[m.group(2)] / MIB
+        return mem
+
+    def stack_memory(self) -> dict[str, float]:
+        by_name = self.memory(list(self.services.values()))
+        return {svc: by_name[name] for svc, name in self.services.items() if svc in ("db", "web", "nginx")}
+
+    def wrk_run(self, t: Target, duration: int) -> WrkResult:
+        cmd = ["docker", "exec", self.wrk, "wrk", "-t1", f"-c{self.connections}", f"-d{duration}s", "--latency",
+               "--timeout", "5s"]  # fmt: skip
+        for name, value in t.headers:
+            cmd += ["-H", f"{name}: {value}"]
+        return parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+
+    def load(self, targets: list[Target], *, watch: set[str] = frozenset()) -> dict[str, WrkResult]:
+        """Warm-up, then `repeat` rounds over the targets (interleaved, so drift hits all alike)."""
+        for t in targets:
+            if self.warmup:
+                self.wrk_run(t, self.warmup)
+        results: dict[str, list[WrkResult]] = {t.key: [] for t in targets}
+        for _ in range(self.repeat):
+            for t in targets:
+                if t.key in watch:
+                    results[t.key].append(self.watched_run(t))
+                else:
+                    results[t.key].append(self.wrk_run(t, self.duration))
+        return {key: median_result(rs) for key, rs in results.items()}
+
+    def watched_run(self, t: Target) -> WrkResult:
+        """A run through web with the database connections and the memory watched while it lasts."""
+        before = self.sessions()
+        stop = threading.Event()
+        peak = [0]
+
+        def sample_connections() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], self.web_connections())
+                stop.wait(0.2)
+
+        def sample_memory() -> None:
+            if not stop.wait(self.duration * 0.4):
+                mem = self.stack_memory()
+                for svc, value in mem.items():
+                    self.load_mem[svc] = max(self.load_mem.get(svc, 0.0), value)
+                self.load_total = max(self.load_total, sum(mem.values()))
+
+        threads = [threading.Thread(target=sample_connections), threading.Thread(target=sample_memory)]
+        for th in threads:
+            th.start()
+        try:
+            result = self.wrk_run(t, self.duration)
+        finally:
+            stop.set()
+            for th in threads:
+                th.join()
+        time.sleep(0.5)  # let the last backends report their session (statistics are flushed about every 1 s)
+        self.new_connections += self.sessions() - before
+        self.watched_requests += result.requests
+        self.peak_connections = max(self.peak_connections, peak[0])
+        return result
+
+    # figures
+    def measure(self) -> None:
+        started = time.monotonic()
+        self.setup()
+        self.figures["stack_up_seconds"] = self.args.up_seconds
+        self.figures["workers"], self.figures["threads"] = self.workers, self.threads
+        self.figures["image_mb"] = int(run(["docker", "image", "inspect", "-f", "{{.Size}}",
+                                            self.args.app_image]).stdout) / 1e6  # fmt: skip
+        time.sleep(2)
+        self.figures["memory_idle"] = self.stack_memory()
+        self.load_mem: dict[str, float] = {}
+        self.load_total = 0.0
+        self.new_connections = 0
+        self.watched_requests = 0
+        self.peak_connections = 0
+        log(f"dynamic page: {len(self.dynamic)} targets x {self.repeat} x {self.duration} s")
+        dyn = self.load(self.dynamic, watch={"stack"})
+        self.figures["dynamic"] = {k: vars(v) for k, v in dyn.items()}
+        self.figures["memory_load"] = self.load_mem
+        self.figures["memory_load_total"] = self.load_total
+        self.figures["db"] = {
+            "new_connections": self.new_connections,
+            "requests": self.watched_requests,
+            "per_1000": 1000 * self.new_connections / max(self.watched_requests, 1),
+            "peak_open": self.peak_connections,
+        }
+        log(f"static file: {len(self.static)} targets x {self.repeat} x {self.duration} s")
+        self.figures["static"] = {k: vars(v) for k, v in self.load(self.static).items()}
+        self.figures["load_seconds"] = round(time.monotonic() - started)
+        self.builds()
+        if self.args.deploy:
+            self.deploy()
+
+    def build(self, no_cache: bool) -> float:
+        cmd = ["docker", "build", "--quiet", "--file", str(ROOT / "docker/Dockerfile"),
+               "--build-arg", f"PYTHON_IMAGE={self.args.python_image}", "--build-arg", "APP_RELEASE=bench",
+               "--tag", f"djangoapp/web:{self.project}-build", str(ROOT / "app")]  # fmt: skip
+        if no_cache:
+            cmd.insert(2, "--no-cache")
+        started = time.monotonic()
+        run(cmd, timeout=600, env={**os.environ, "DOCKER_BUILDKIT": "1"})
+        return time.monotonic() - started
+
+    def builds(self) -> None:
+        if not self.quick:
+            log("cold build of the app image (--no-cache)")
+            self.figures["build_cold_s"] = self.build(no_cache=True)
+        log("warm build of the app image")
+        self.figures["build_warm_s"] = self.build(no_cache=False)
+
+    def deploy(self) -> None:
+        def timed(*args: str) -> tuple[float, int]:
+            started = time.monotonic()
+            out = run([str(ROOT / "scripts/deploy.sh"), "sandbox", *args], timeout=1200).stdout
+            changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", out))
+            return time.monotonic() - started, changed
+
+        log("deploy: destroying the sandbox host, then a cold deploy, a no-op rerun and a code-only redeploy")
+        run([str(ROOT / "scripts/sandbox-host.sh"), "destroy"], timeout=300)
+        cold, _ = timed()
+        noop, changed = timed()
+        code, _ = timed("--app-only", "-e", f"stack_release=bench-{secrets.token_hex(3)}")
+        self.figures["deploy"] = {"cold_s": cold, "noop_s": noop, "noop_changed": changed, "code_only_s": code}
+
+    def close(self) -> None:
+        if self.psql is not None:
+            self.psql.stdin.close()
+            self.psql.wait(timeout=10)
+
+
+# --- report ----------------------------------------------------------------------------------------------------
+
+
+def fmt_rps(r: dict) -> str:
+    return f"{r['rps']:,.0f}"
+
+
+def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
+    """The markdown tables and the list of missing figures."""
+    missing = []
+    dyn, sta = fig.get("dynamic", {}), fig.get("static", {})
+    for group, keys in (
+        (dyn, ["stack", "direct", "naive"]),
+        (sta, [f"static-{w}{g}" for w in ("stack", "wn", "bare") for g in ("", " gzip")]),
+    ):
+        for key in keys:
+            r = group.get(key)
+            if r is None or r["requests"] == 0:
+                missing.append(f"wrk {key}")
+            elif r["errors"]:
+                missing.append(f"wrk {key} ({r['errors']} errors or non-2xx responses)")
+    lines = ["| load (wrk -t1 -c{c} -d{d}s, median of {n}) | req/s | p50 ms | p99 ms | ratio |".format(**fig["wrk"]),
+             "| --- | ---: | ---: | ---: | --- |"]  # fmt: skip
+    labels = {
+        "stack": "`/` through the stack (nginx HTTPS -> gunicorn {w}x{t} gthread)",
+        "direct": "`/` direct to gunicorn (same web container)",
+        "naive": "`/` naive `gunicorn config.wsgi` (1 sync worker)",
+        "static-stack": "CSS through the stack's nginx",
+        "static-wn": "CSS through WhiteNoise in gunicorn",
+        "static-bare": "CSS through a bare nginx",
+    }
+
+    def ratio(a: str, b: str, group: dict) -> float | None:
+        if a in group and b in group and group[b]["rps"]:
+            return group[a]["rps"] / group[b]["rps"]
+        return None
+
+    def row(key: str, group: dict, label_key: str, extra: str = "") -> None:
+        r = group.get(key)
+        label = labels[label_key].format(w=fig["workers"], t=fig["threads"]) + extra
+        if r is None:
+            lines.append(f"| {label} | missing | | | |")
+            return
+        rat = ""
+        if key == "stack":
+            rat = f"{ratio('stack', 'naive', group):.2f}x naive, {ratio('stack', 'direct', group):.2f}x direct"
+        elif key == "direct":
+            rat = f"{ratio('direct', 'naive', group):.2f}x naive"
+        elif key.startswith("static-stack"):
+            g = key[len("static-stack") :]
+            rat = f"{ratio(key, 'static-bare' + g, group):.2f}x bare, {ratio(key, 'static-wn' + g, group):.1f}x WhiteNoise"
+        lines.append(f"| {label} | {fmt_rps(r)} | {r['p50']:.2f} | {r['p99']:.2f} | {rat} |")
+
+    for key in ("stack", "direct", "naive"):
+        row(key, dyn, key)
+    for g in ("", " gzip"):
+        for w in ("stack", "wn", "bare"):
+            row(f"static-{w}{g}", sta, f"static-{w}", " (Accept-Encoding: gzip)" if g else " (identity)")
+
+    # targets
+    targets = ["| figure | value | target | |", "| --- | --- | --- | --- |"]
+
+    def target(name: str, value: float | None, text: str, goal: str, ok) -> None:
+        if value is None:
+            targets.append(f"| {name} | not measured | {goal} | |")
+            return
+        targets.append(f"| {name} | {text} | {goal} | {'met' if ok(value) else '**missed**'} |")
+
+    r = ratio("stack", "naive", dyn)
+    target("dynamic: stack / naive", r, f"{r or 0:.2f}x", ">= 1.5x", lambda v: v >= 1.5)
+    r = ratio("stack", "direct", dyn)
+    cost = None if r is None else 1 - r
+    target("dynamic: proxy cost (1 - stack / direct)", cost, f"{(cost or 0) * 100:.0f} %", "<= 15 %", lambda v: v <= 0.15)
+    for g, gl in (("", "identity"), (" gzip", "gzip")):
+        r = ratio("static-stack" + g, "static-bare" + g, sta)
+        target(f"static ({gl}): stack nginx / bare nginx", r, f"{r or 0:.2f}x", ">= 0.9x", lambda v: v >= 0.9)
+        r = ratio("static-stack" + g, "static-wn" + g, sta)
+        target(f"static ({gl}): stack nginx / WhiteNoise", r, f"{r or 0:.1f}x", ">= 7x", lambda v: v >= 7)
+    db = fig.get("db")
+    if db is None:
+        missing.append("database connections")
+    per = None if db is None else db["per_1000"]
+    target(
+        "new PostgreSQL connections per 1,000 requests",
+        per,
+        f"{per or 0:.2f} ({db and db['new_connections']} in {db and db['requests']:,} requests)",
+        "<= 1",
+        lambda v: v <= 1,
+    )
+    if db is not None:
+        wt = fig["workers"] * fig["threads"]
+        targets.append(f"| peak open connections (web) vs workers x threads | {db['peak_open']} vs {wt} | (report) | |")
+    idle, load = fig.get("memory_idle"), fig.get("memory_load")
+    for name, mem in (("idle", idle), ("under load", load)):
+        if not mem or set(mem) != {"db", "web", "nginx"}:
+            missing.append(f"memory {name}")
+    if idle:
+        total = sum(idle.values())
+        per_svc = ", ".join(f"{k} {v:.0f}" for k, v in sorted(idle.items()))
+        target("memory idle, total (MiB)", total, f"{total:.0f} ({per_svc})", "<= 400 MB", lambda v: v * MIB <= 400e6)
+    if load:
+        total = fig["memory_load_total"]
+        per_svc = ", ".join(f"{k} {v:.0f}" for k, v in sorted(load.items()))
+        targets.append(f"| memory under load, total (MiB) | {total:.0f} ({per_svc}) | of a 1 GB host | "
+                       f"{total * MIB / 1e9 * 100:.0f} % |")  # fmt: skip
+    image = fig.get("image_mb")
+    if image is None:
+        missing.append("image size")
+    target("app image size", image, f"{image or 0:.0f} MB", "<= 200 MB", lambda v: v <= 200)
+    cold, warm = fig.get("build_cold_s"), fig.get("build_warm_s")
+    if warm is None:
+        missing.append("warm build")
+    if cold is None and not quick:
+        missing.append("cold build")
+    targets.append(f"| app image build, cold (--no-cache) | {f'{cold:.0f} s' if cold is not None else 'not measured'} "
+                   "| (report) | |")  # fmt: skip
+    targets.append(f"| app image build, warm cache | {f'{warm:.1f} s' if warm is not None else 'missing'} | (report) | |")
+    dep = fig.get("deploy")
+    target("cold deploy (sandbox)", dep and dep["cold_s"], f"{dep and dep['cold_s']:.0f} s" if dep else "", "<= 120 s",
+           lambda v: v <= 120)  # fmt: skip
+    target(
+        "no-op rerun (sandbox)",
+        dep and dep["noop_s"],
+        f"{dep['noop_s']:.0f} s, {dep['noop_changed']} changed" if dep else "",
+        "<= 30 s, 0 changed",
+        lambda v: v <= 30 and dep["noop_changed"] == 0,
+    )
+    target("code-only redeploy (sandbox)", dep and dep["code_only_s"], f"{dep and dep['code_only_s']:.0f} s" if dep else "",
+           "(report)", lambda v: True)  # fmt: skip
+    return "\n".join(lines) + "\n\n" + "\n".join(targets) + "\n", missing
+
+
+def tool_versions(fig: dict, args: argparse.Namespace) -> dict[str, str]:
+    def out(cmd: list[str]) -> str:
+        res = run(cmd, check=False)
+        return (res.stdout + res.stderr).strip()
+
+    wrk_v = out(["docker", "run", "--rm", args.wrk_image, "wrk", "-v"]).splitlines()[0].split(" [")[0]
+    return {
+        "wrk": wrk_v.removeprefix("wrk "),
+        "docker": out(["docker", "version", "--format", "{{.Server.Version}}"]),
+        "nginx": out(["docker", "run", "--rm", args.nginx_image, "nginx", "-v"]).split("/")[-1],
+        "gunicorn": out(["docker", "run", "--rm", args.app_image, "gunicorn", "--version"]).split()[-1].rstrip(")"),
+        "python": out(["docker", "run", "--rm", args.app_image, "python", "--version"]).split()[-1],
+        "postgres": out(["docker", "run", "--rm", "--entrypoint", "postgres", fig["postgres_image"], "--version"])
+        .split()[-1],
+    }
+
+
+def machine() -> dict[str, str]:
+    mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), "unknown")  # fmt: skip
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": f"{int(mem) / 1024 / 1024:.1f} GiB",
+        "kernel": platform.release(),
+    }
+
+
+def measure(args: argparse.Namespace) -> int:
+    bench = Bench(args)
+    try:
+        bench.measure()
+    finally:
+        bench.close()
+    fig = bench.figures
+    fig["wrk"] = {"c": bench.connections, "d": bench.duration, "n": bench.repeat}
+    fig["postgres_image"] = run(["docker", "inspect", "-f", "{{.Config.Image}}", bench.services["db"]]).stdout.strip()
+    fig["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    fig["total_seconds"] = round(time.time() - args.started)
+    tables, missing = report(fig, args.quick)
+    print(tables)
+    (bench.state / "figures.json").write_text(json.dumps(fig, indent=2))
+    if missing:
+        log("missing figures: " + "; ".join(missing))
+        return 1
+    if args.write_doc:
+        from doc import render  # noqa: PLC0415 (bench/doc.py, next to this file)
+
+        Path(args.write_doc).write_text(render(fig, tables, machine(), tool_versions(fig, args)))
+        log(f"wrote {args.write_doc}")
+    log(f"done in {fig['total_seconds']} s")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("free-resources")
+    m = sub.add_parser("measure")
+    for name in ("project", "state", "app-image", "python-image", "nginx-image", "wrk-image"):
+        m.add_argument(f"--{name}", required=True)
+    m.add_argument("--up-seconds", type=int, required=True)
+    m.add_argument("--started", type=int, required=True)
+    m.add_argument("--quick", action="store_true")
+    m.add_argument("--deploy", action="store_true")
+    m.add_argument("--write-doc")
+    args = parser.parse_args()
+    if args.cmd == "free-resources":
+        print(free_port(), free_port(), free_subnet())
+        return 0
+    return measure(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

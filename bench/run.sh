@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Side-by-side performance figures for the stack (`make bench`, issue 6). Every figure is a ratio or a count
+# measured in one run on this machine, so a noisy machine distorts them less than absolute numbers.
+#
+# Usage: bench/run.sh [--quick] [--deploy]
+#   (none)     wrk -t1 -c16 -d8s after a warm-up, three repetitions (median), cold and warm app image
+#              builds; prints the table and rewrites docs/benchmarks.md. Under 10 minutes.
+#   --quick    1 s runs, one repetition, no cold build, no deploy: checks that every figure is produced
+#              (exit 1 when one is missing), not how good it is; docs/benchmarks.md is left alone.
+#   --deploy   also time the sandbox deploy (scripts/deploy.sh): cold (the djangoapp-sandbox container is
+#              destroyed first), no-op rerun and its changed count, code-only redeploy. Ignored with --quick.
+#
+# What runs: its own Compose stack (scripts/local-stack.sh, project bench-<random>, free 127.0.0.1 ports, a
+# free frontend subnet), plus three containers on the stack's networks: the naive setup (`gunicorn
+# config.wsgi`, gunicorn's defaults: one sync worker; same app image, same database), a bare nginx (same
+# image, TLS with the same certificate, no site headers) serving the same static files, and the load
+# generator (Debian's wrk in local/bench-wrk, built from local/debian:trixie), so that every target is
+# loaded the same way and without Docker's port proxy. All of it is removed on exit, whatever happens.
+#
+# Environment: BENCH_DURATION (s, 8), BENCH_CONNECTIONS (16), BENCH_REPEAT (3), BENCH_KEEP_DOC=1 (full mode
+# without rewriting docs/benchmarks.md).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly WRK_IMAGE=local/bench-wrk:trixie
+
+QUICK=0
+DEPLOY=0
+for arg in "$@"; do
+  case "${arg}" in
+    --quick) QUICK=1 ;;
+    --deploy) DEPLOY=1 ;;
+    -h | --help)
+      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    *)
+      printf 'bench: unknown argument %s (see --help)\n' "${arg}" >&2
+      exit 2
+      ;;
+  esac
+done
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+as_root() {
+  if ((EUID == 0)); then
+    "$@"
+  else
+    sudo "$@"
+  fi
+}
+
+# wrk on this machine too (the Debian package), for anyone reproducing a figure by hand; the runs themselves
+# use the same package inside local/bench-wrk.
+ensure_wrk() {
+  command -v wrk >/dev/null 2>&1 && return
+  log "installing wrk (Debian package)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk >/dev/null ||
+    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y --no-install-recommends wrk >/dev/null; }
+}
+
+PROJECT="bench-$(openssl rand -hex 4)"
+STATE=""
+EXTRA_CONTAINERS=("${PROJECT}-naive" "${PROJECT}-bare" "${PROJECT}-wrk")
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  log "tearing down ${PROJECT}"
+  docker rm -f -v "${EXTRA_CONTAINERS[@]}" >/dev/null 2>&1 || true
+  if [[ -n "${STATE}" ]]; then
+    LOCAL_STACK_DIR="${STATE}" LOCAL_STACK_PROJECT="${PROJECT}" \
+      "${ROOT}/scripts/local-stack.sh" down --volumes >/dev/null 2>&1 || true
+    docker image rm "djangoapp/web:${PROJECT}" "djangoapp/web:${PROJECT}-build" >/dev/null 2>&1 || true
+    rm -rf "${STATE}"
+  fi
+  exit "${rc}"
+}
+
+main() {
+  local started
+  started=$(date +%s)
+  ensure_wrk
+  "${ROOT}/scripts/ensure-docker.sh" >&2
+  "${ROOT}/docker/images/build.sh" >&2
+  # shellcheck source=/dev/null
+  source <(grep -E '^[A-Z_]+=' "${ROOT}/docker/images/local.env" | sed 's/^/LOCAL_/')
+  docker build --quiet --pull=false --build-arg DEBIAN_IMAGE="${LOCAL_DEBIAN_IMAGE}" \
+    --tag "${WRK_IMAGE}" "${ROOT}/bench/wrk" >/dev/null
+
+  trap cleanup EXIT INT TERM
+  STATE=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
+  chmod 0755 "${STATE}"
+  local http_port https_port subnet
+  read -r http_port https_port subnet < <(python3 "${ROOT}/bench/bench.py" free-resources)
+
+  export LOCAL_STACK_DIR="${STATE}" LOCAL_STACK_PROJECT="${PROJECT}" LOCAL_DOMAIN=site.bench.test
+  export LOCAL_PUBLISH_ADDR=127.0.0.1 LOCAL_HTTP_PORT="${http_port}" LOCAL_HTTPS_PORT="${https_port}"
+  export LOCAL_FRONTEND_SUBNET="${subnet}" APP_IMAGE="djangoapp/web:${PROJECT}" APP_RELEASE=bench
+  log "starting the stack ${PROJECT} (127.0.0.1:${http_port}/${https_port}, frontend ${subnet})"
+  local up_started up_seconds
+  up_started=$(date +%s)
+  "${ROOT}/scripts/local-stack.sh" up >/dev/null
+  up_seconds=$(($(date +%s) - up_started))
+
+  local images
+  images=$("${ROOT}/scripts/local-stack.sh" images 2>/dev/null)
+  local nginx_image python_image
+  nginx_image=$(sed -n 's/^NGINX_IMAGE=//p' <<<"${images}")
+  python_image=$(sed -n 's/^PYTHON_IMAGE=//p' <<<"${images}")
+
+  local args=(measure --project "${PROJECT}" --state "${STATE}" --app-image "${APP_IMAGE}"
+    --python-image "${python_image}" --nginx-image "${nginx_image}" --wrk-image "${WRK_IMAGE}"
+    --up-seconds "${up_seconds}" --started "${started}")
+  ((QUICK)) && args+=(--quick)
+  ((DEPLOY && !QUICK)) && args+=(--deploy)
+  if ((!QUICK)) && [[ "${BENCH_KEEP_DOC:-0}" != 1 ]]; then
+    args+=(--write-doc "${ROOT}/docs/benchmarks.md")
+  fi
+  python3 "${ROOT}/bench/bench.py" "${args[@]}"
+}
+
+main
