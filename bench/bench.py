@@ -6,6 +6,9 @@
 Standard library only: it runs with the system python3 before any virtualenv exists.
 """
 
+# ruff: noqa: S603, S607, S108, S608
+# (it runs docker, curl and psql with arguments it builds itself; /tmp paths are inside containers; the one
+# SQL string interpolates an address read from docker inspect)
 from __future__ import annotations
 
 import argparse
@@ -30,6 +33,8 @@ DOMAIN = "site.bench.test"
 BARE_DOMAIN = "bare.bench.test"
 MIB = 1024 * 1024
 GZIP = ("Accept-Encoding", "gzip")
+# Tuning candidates measured in the same full run, each against the committed defaults (environment of web).
+VARIANTS = [{"GUNICORN_MAX_REQUESTS": "0"}]
 
 
 def log(msg: str) -> None:
@@ -39,11 +44,13 @@ def log(msg: str) -> None:
 def run(cmd: list[str], *, timeout: float = 120, check: bool = True, env=None) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+        )
     return result
 
 
-# --- free ports and subnet (same approach as tests/stack/test_stack.py) -------------------------------------
+# --- free ports and subnet (same approach as tests/stack/test_stack.py) ---
 
 
 def free_port() -> int:
@@ -72,7 +79,7 @@ def free_subnet() -> str:
     raise RuntimeError("no free 172.30.x.0/24 subnet")
 
 
-# --- wrk -----------------------------------------------------------------------------------------------------
+# --- wrk ---
 
 
 @dataclass
@@ -124,7 +131,7 @@ def median_result(results: list[WrkResult]) -> WrkResult:
     )
 
 
-# --- the run ---------------------------------------------------------------------------------------------------
+# --- the run ---
 
 
 class Bench:
@@ -144,33 +151,36 @@ class Bench:
         self.services: dict[str, str] = {}
         self.psql_lock = threading.Lock()
         self.psql: subprocess.Popen | None = None
+        self.memory_source = "docker stats"
+        self.stalls: list[str] = []
 
     # docker helpers
     def container_ids(self) -> dict[str, str]:
-        out = run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"]).stdout
+        out = run(
+            ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}"]
+        ).stdout
         found = json.loads(run(["docker", "inspect", *out.split()]).stdout)
         return {c["Config"]["Labels"]["com.docker.compose.service"]: c["Name"].lstrip("/") for c in found}
 
     def ip(self, container: str, network: str) -> str:
-        fmt = "{{(index .NetworkSettings.Networks \"" + network + "\").IPAddress}}"
+        fmt = '{{(index .NetworkSettings.Networks "' + network + '").IPAddress}}'
         return run(["docker", "inspect", "-f", fmt, container]).stdout.strip()
 
-    def curl(self, url: str, headers: list[tuple[str, str]] = ()) -> tuple[int, str, str]:
+    def curl(self, url: str, headers: list[tuple[str, str]] = ()) -> tuple[int, bytes, str]:
         """Status, body and response headers of one request from the load generator's container."""
         cmd = ["docker", "exec", self.wrk, "curl", "-sk", "--max-time", "10", "-D", "/dev/stderr"]
         for name, value in headers:
             cmd += ["-H", f"{name}: {value}"]
-        res = run([*cmd, "-w", "\n%{http_code}", url], check=False)
-        body, _, status = res.stdout.rpartition("\n")
-        return int(status or 0), body, res.stderr.lower()
+        res = subprocess.run(
+            [*cmd, "-w", "\n%{http_code}", url], capture_output=True, timeout=30, check=False
+        )
+        body, _, status = res.stdout.rpartition(b"\n")
+        return int(status or 0), body, res.stderr.decode(errors="replace").lower()
 
     # setup
     def setup(self) -> None:
         self.services = self.container_ids()
         frontend, backend = f"{self.project}_frontend", f"{self.project}_backend"
-        self.nginx_ip = self.ip(self.services["nginx"], frontend)
-        self.web_ip = self.ip(self.services["web"], frontend)
-        self.web_backend_ip = self.ip(self.services["web"], backend)
         env = self.web_env()
         self.workers = int(env.get("GUNICORN_WORKERS", "2"))
         self.threads = int(env.get("GUNICORN_THREADS", "4"))
@@ -178,36 +188,96 @@ class Bench:
         # The naive setup: gunicorn's defaults (no config file: the working directory is not /app, where
         # gunicorn.conf.py would be picked up), same image, same database. FORWARDED_ALLOW_IPS lets it
         # believe X-Forwarded-Proto like web does, so both serve the page rather than an HTTPS redirect.
-        run(["docker", "run", "-d", "--name", self.naive, "--network", backend,
-             "--env-file", str(self.state / "stack.env"), "-e", "POSTGRES_HOST=db", "-e", "FORWARDED_ALLOW_IPS=*",
-             "--workdir", "/tmp", self.args.app_image,
-             "gunicorn", "--chdir", "/app", "--bind", "0.0.0.0:8000", "config.wsgi"])  # fmt: skip
+        run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                self.naive,
+                "--network",
+                backend,
+                "--env-file",
+                str(self.state / "stack.env"),
+                "-e",
+                "POSTGRES_HOST=db",
+                "-e",
+                "FORWARDED_ALLOW_IPS=*",
+                "--workdir",
+                "/tmp",
+                self.args.app_image,
+                "gunicorn",
+                "--chdir",
+                "/app",
+                "--bind",
+                "0.0.0.0:8000",
+                "config.wsgi",
+            ]
+        )
         # A bare nginx: same image, same certificate and TLS parameters, the same static volume, and nothing
         # else (no security or cache headers, no regex location).
         bare_conf = self.state / "bare"
         bare_conf.mkdir(exist_ok=True)
         (bare_conf / "default.conf").write_text(
             "server {\n    listen 443 ssl;\n    http2 on;\n    server_name _;\n"
-            "    ssl_certificate /etc/nginx/tls/fullchain.pem;\n    ssl_certificate_key /etc/nginx/tls/privkey.pem;\n"
+            "    ssl_certificate /etc/nginx/tls/fullchain.pem;\n"
+            "    ssl_certificate_key /etc/nginx/tls/privkey.pem;\n"
             "    include /etc/nginx/snippets/tls-params.conf;\n"
             "    root /srv;\n    gzip_static on;\n    access_log off;\n}\n"
         )
-        run(["docker", "run", "-d", "--name", self.bare, "--network", frontend,
-             "-v", f"{bare_conf}:/etc/nginx/conf.d:ro", "-v", f"{self.state / 'tls'}:/etc/nginx/tls:ro",
-             "-v", f"{ROOT / 'docker/nginx/snippets'}:/etc/nginx/snippets:ro",
-             "-v", f"{self.project}_static:/srv/static:ro", self.args.nginx_image])  # fmt: skip
+        run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                self.bare,
+                "--network",
+                frontend,
+                "-v",
+                f"{bare_conf}:/etc/nginx/conf.d:ro",
+                "-v",
+                f"{self.state / 'tls'}:/etc/nginx/tls:ro",
+                "-v",
+                f"{ROOT / 'docker/nginx/snippets'}:/etc/nginx/snippets:ro",
+                "-v",
+                f"{self.project}_static:/srv/static:ro",
+                self.args.nginx_image,
+            ]
+        )
+        run(["docker", "run", "-d", "--name", self.wrk, "--network", frontend, self.args.wrk_image])
+        run(["docker", "network", "connect", backend, self.wrk])
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Addresses of the targets (again after web and nginx were recreated), the load generator's
+        /etc/hosts (the TLS server names resolve to the two nginx), the targets, and their check."""
+        self.services = self.container_ids()
+        frontend, backend = f"{self.project}_frontend", f"{self.project}_backend"
+        self.nginx_ip = self.ip(self.services["nginx"], frontend)
+        self.web_ip = self.ip(self.services["web"], frontend)
+        self.web_backend_ip = self.ip(self.services["web"], backend)
         self.naive_ip = self.ip(self.naive, backend)
         self.bare_ip = self.ip(self.bare, frontend)
-        run(["docker", "run", "-d", "--name", self.wrk, "--network", frontend,
-             "--add-host", f"{DOMAIN}:{self.nginx_ip}", "--add-host", f"{BARE_DOMAIN}:{self.bare_ip}",
-             self.args.wrk_image])  # fmt: skip
-        run(["docker", "network", "connect", backend, self.wrk])
-
+        hosts = f"{self.nginx_ip} {DOMAIN}\n{self.bare_ip} {BARE_DOMAIN}\n"
+        run(
+            [
+                "docker",
+                "exec",
+                self.wrk,
+                "sh",
+                "-c",
+                "grep -v bench.test /etc/hosts > /tmp/hosts; cat /tmp/hosts > /etc/hosts; "
+                f"printf '{hosts}' >> /etc/hosts",
+            ]
+        )
         app = [("Host", DOMAIN), ("X-Forwarded-Proto", "https")]
         self.dynamic = [
-            Target("stack", "stack: nginx (HTTPS) -> gunicorn 2x4 gthread", f"https://{DOMAIN}/"),
+            Target("stack", "stack: nginx (HTTPS) -> gunicorn 2x4 gthread", f"https://{DOMAIN}:443/"),
             Target("direct", "gunicorn direct (same web container)", f"http://{self.web_ip}:8000/", app),
-            Target("naive", "naive: `gunicorn config.wsgi` (1 sync worker)", f"http://{self.naive_ip}:8000/", app),
+            Target(
+                "naive", "naive: `gunicorn config.wsgi` (1 sync worker)", f"http://{self.naive_ip}:8000/", app
+            ),
         ]
         deadline = time.monotonic() + 60
         while True:
@@ -217,7 +287,7 @@ class Bench:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the naive setup does not answer 200 (last: {status})")
             time.sleep(0.5)
-        match = re.search(r'/static/[^"\'\s]+\.[0-9a-f]{12}\.css', body)
+        match = re.search(r'/static/[^"\'\s]+\.[0-9a-f]{12}\.css', body.decode())
         if not match:
             raise RuntimeError("no hashed CSS link in the page")
         css = match.group(0)
@@ -226,15 +296,21 @@ class Bench:
             hdr = [GZIP] if gz else []
             suffix = " gzip" if gz else ""
             self.static += [
-                Target(f"static-stack{suffix}", f"stack nginx{suffix}", f"https://{DOMAIN}{css}", hdr),
-                Target(f"static-wn{suffix}", f"WhiteNoise in gunicorn{suffix}", f"http://{self.web_ip}:8000{css}",
-                       app + hdr),  # fmt: skip
-                Target(f"static-bare{suffix}", f"bare nginx{suffix}", f"https://{BARE_DOMAIN}{css}", hdr),
+                Target(f"static-stack{suffix}", f"stack nginx{suffix}", f"https://{DOMAIN}:443{css}", hdr),
+                Target(
+                    f"static-wn{suffix}",
+                    f"WhiteNoise in gunicorn{suffix}",
+                    f"http://{self.web_ip}:8000{css}",
+                    app + hdr,
+                ),
+                Target(f"static-bare{suffix}", f"bare nginx{suffix}", f"https://{BARE_DOMAIN}:443{css}", hdr),
             ]
         self.check_targets(css)
 
     def web_env(self) -> dict[str, str]:
-        env = json.loads(run(["docker", "inspect", "-f", "{{json .Config.Env}}", self.services["web"]]).stdout)
+        env = json.loads(
+            run(["docker", "inspect", "-f", "{{json .Config.Env}}", self.services["web"]]).stdout
+        )
         return dict(item.split("=", 1) for item in env)
 
     def check_targets(self, css: str) -> None:
@@ -247,7 +323,7 @@ class Bench:
             if (GZIP in t.headers) != gz:
                 raise RuntimeError(f"{t.label}: gzip expected {GZIP in t.headers}, got {gz}")
             if t.key.startswith("static"):
-                sizes[gz] = len(body.encode())
+                sizes[gz] = len(body)
         self.figures["static_file"] = {"path": css, "bytes": sizes[False], "gzip_bytes": sizes[True]}
 
     # psql through one long-lived session (a session per query would count as a new connection)
@@ -255,10 +331,25 @@ class Bench:
         with self.psql_lock:
             if self.psql is None:
                 self.psql = subprocess.Popen(
-                    ["docker", "exec", "-i", self.services["db"], "psql", "-U", "app", "-d", "app", "-At",
-                     "-v", "ON_ERROR_STOP=0"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-                )  # fmt: skip
+                    [
+                        "docker",
+                        "exec",
+                        "-i",
+                        self.services["db"],
+                        "psql",
+                        "-U",
+                        "app",
+                        "-d",
+                        "app",
+                        "-At",
+                        "-v",
+                        "ON_ERROR_STOP=0",
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    bufsize=1,
+                )
             marker = f"--end-{secrets.token_hex(4)}"
             self.psql.stdin.write(f"{query};\n\\echo {marker}\n")
             self.psql.stdin.flush()
@@ -271,29 +362,71 @@ class Bench:
         return int(self.sql("select sessions from pg_stat_database where datname = current_database()"))
 
     def web_connections(self) -> int:
-        return int(self.sql(f"select count(*) from pg_stat_activity where client_addr = '{self.web_backend_ip}'"))
+        return int(
+            self.sql(f"select count(*) from pg_stat_activity where client_addr = '{self.web_backend_ip}'")
+        )
 
-    def memory(self, names: list[str]) -> dict[str, float]:
-        fmt = "{{.Name}}\t{{.MemUsage}}"
-        out = run(["docker", "stats", "--no-stream", "--format", fmt, *names]).stdout
-        mem = {}
-        for line in out.splitlines():
-            name, usage = line.split("\t")
-            m = re.match(r"([\d.]+)\s*([KMG]i?B|B)", usage.strip())
-            factor = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1e3, "MB": 1e6, "GB": 1e9}
-            mem[name] = float(m.group(1)) * factor[m.group(2)] / MIB
-        return mem
+    @staticmethod
+    def cgroup_memory(container_id: str) -> float:
+        """MiB used by a container as `docker stats` computes it (usage minus inactive page cache), read from
+        its cgroup: on some machines (nested cgroup v1) `docker stats` itself reports 0 B."""
+        for base in (
+            Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope"),
+            Path(f"/sys/fs/cgroup/docker/{container_id}"),
+        ):
+            if (base / "memory.current").exists():
+                stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
+                return (int((base / "memory.current").read_text()) - int(stat.get("inactive_file", 0))) / MIB
+        base = Path(f"/sys/fs/cgroup/memory/docker/{container_id}")
+        stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
+        return (
+            int((base / "memory.usage_in_bytes").read_text()) - int(stat.get("total_inactive_file", 0))
+        ) / MIB
 
     def stack_memory(self) -> dict[str, float]:
-        by_name = self.memory(list(self.services.values()))
-        return {svc: by_name[name] for svc, name in self.services.items() if svc in ("db", "web", "nginx")}
+        ids = {
+            svc: run(["docker", "inspect", "-f", "{{.Id}}", name]).stdout.strip()
+            for svc, name in self.services.items()
+            if svc in ("db", "web", "nginx")
+        }
+        fmt = "{{.ID}}\t{{.MemUsage}}"
+        out = run(["docker", "stats", "--no-stream", "--no-trunc", "--format", fmt, *ids.values()]).stdout
+        factor = {"B": 1, "KiB": 1024, "MiB": MIB, "GiB": 1024 * MIB, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+        by_id = {}
+        for line in out.splitlines():
+            cid, usage = line.split("\t")
+            if m := re.match(r"([\d.]+)\s*([KMG]i?B|[kMG]B|B)", usage.strip()):
+                by_id[cid] = float(m.group(1)) * factor[m.group(2)] / MIB
+        mem = {}
+        for svc, cid in ids.items():
+            mem[svc] = by_id.get(cid) or self.cgroup_memory(cid)
+            if not by_id.get(cid):
+                self.memory_source = "cgroup"
+        return mem
 
     def wrk_run(self, t: Target, duration: int) -> WrkResult:
-        cmd = ["docker", "exec", self.wrk, "wrk", "-t1", f"-c{self.connections}", f"-d{duration}s", "--latency",
-               "--timeout", "5s"]  # fmt: skip
+        cmd = [
+            "docker",
+            "exec",
+            self.wrk,
+            "wrk",
+            "-t1",
+            f"-c{self.connections}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "5s",
+        ]
         for name, value in t.headers:
             cmd += ["-H", f"{name}: {value}"]
-        return parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+        result = parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+        if result.requests == 0:
+            # Not one answer in the whole run: gunicorn stalls for seconds when its workers recycle
+            # (max_requests); counted, then measured once more so that a short run still gives a figure.
+            self.stalls.append(t.key)
+            log(f"{t.key}: no response in {duration} s (stall), running it again")
+            result = parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+        return result
 
     def load(self, targets: list[Target], *, watch: set[str] = frozenset()) -> dict[str, WrkResult]:
         """Warm-up, then `repeat` rounds over the targets (interleaved, so drift hits all alike)."""
@@ -348,15 +481,12 @@ class Bench:
         self.setup()
         self.figures["stack_up_seconds"] = self.args.up_seconds
         self.figures["workers"], self.figures["threads"] = self.workers, self.threads
-        self.figures["image_mb"] = int(run(["docker", "image", "inspect", "-f", "{{.Size}}",
-                                            self.args.app_image]).stdout) / 1e6  # fmt: skip
+        self.figures["image_mb"] = (
+            int(run(["docker", "image", "inspect", "-f", "{{.Size}}", self.args.app_image]).stdout) / 1e6
+        )
         time.sleep(2)
         self.figures["memory_idle"] = self.stack_memory()
-        self.load_mem: dict[str, float] = {}
-        self.load_total = 0.0
-        self.new_connections = 0
-        self.watched_requests = 0
-        self.peak_connections = 0
+        self.watch_reset()
         log(f"dynamic page: {len(self.dynamic)} targets x {self.repeat} x {self.duration} s")
         dyn = self.load(self.dynamic, watch={"stack"})
         self.figures["dynamic"] = {k: vars(v) for k, v in dyn.items()}
@@ -370,15 +500,66 @@ class Bench:
         }
         log(f"static file: {len(self.static)} targets x {self.repeat} x {self.duration} s")
         self.figures["static"] = {k: vars(v) for k, v in self.load(self.static).items()}
+        if not self.quick:
+            for env in VARIANTS:
+                self.variant(env)
         self.figures["load_seconds"] = round(time.monotonic() - started)
+        self.figures["stalls"] = self.stalls
+        self.figures["memory_source"] = self.memory_source
         self.builds()
         if self.args.deploy:
             self.deploy()
 
+    def watch_reset(self) -> None:
+        self.load_mem = {}
+        self.load_total = 0.0
+        self.new_connections = 0
+        self.watched_requests = 0
+        self.peak_connections = 0
+
+    def variant(self, env: dict[str, str]) -> None:
+        """The stack again with web's environment changed (a tuning candidate, not committed): web and nginx
+        are recreated, and the figures that depend on gunicorn are measured once more."""
+        label = " ".join(f"{k}={v}" for k, v in env.items())
+        log(f"variant {label}: recreating web")
+        with (self.state / "stack.env").open("a") as fh:
+            fh.writelines(f"{k}={v}\n" for k, v in env.items())
+        run(
+            [str(ROOT / "scripts/local-stack.sh"), "compose", "up", "--detach", "--wait", "web", "nginx"],
+            timeout=300,
+        )
+        self.refresh()
+        self.watch_reset()
+        targets = [self.dynamic[0], self.dynamic[1], self.static[1]]
+        results = self.load(targets, watch={"stack"})
+        self.figures.setdefault("variants", []).append(
+            {
+                "env": label,
+                "results": {k: vars(v) for k, v in results.items()},
+                "db": {
+                    "new_connections": self.new_connections,
+                    "requests": self.watched_requests,
+                    "per_1000": 1000 * self.new_connections / max(self.watched_requests, 1),
+                    "peak_open": self.peak_connections,
+                },
+            }
+        )
+
     def build(self, no_cache: bool) -> float:
-        cmd = ["docker", "build", "--quiet", "--file", str(ROOT / "docker/Dockerfile"),
-               "--build-arg", f"PYTHON_IMAGE={self.args.python_image}", "--build-arg", "APP_RELEASE=bench",
-               "--tag", f"djangoapp/web:{self.project}-build", str(ROOT / "app")]  # fmt: skip
+        cmd = [
+            "docker",
+            "build",
+            "--quiet",
+            "--file",
+            str(ROOT / "docker/Dockerfile"),
+            "--build-arg",
+            f"PYTHON_IMAGE={self.args.python_image}",
+            "--build-arg",
+            "APP_RELEASE=bench",
+            "--tag",
+            f"djangoapp/web:{self.project}-build",
+            str(ROOT / "app"),
+        ]
         if no_cache:
             cmd.insert(2, "--no-cache")
         started = time.monotonic()
@@ -404,7 +585,12 @@ class Bench:
         cold, _ = timed()
         noop, changed = timed()
         code, _ = timed("--app-only", "-e", f"stack_release=bench-{secrets.token_hex(3)}")
-        self.figures["deploy"] = {"cold_s": cold, "noop_s": noop, "noop_changed": changed, "code_only_s": code}
+        self.figures["deploy"] = {
+            "cold_s": cold,
+            "noop_s": noop,
+            "noop_changed": changed,
+            "code_only_s": code,
+        }
 
     def close(self) -> None:
         if self.psql is not None:
@@ -412,11 +598,16 @@ class Bench:
             self.psql.wait(timeout=10)
 
 
-# --- report ----------------------------------------------------------------------------------------------------
+# --- report ---
 
 
 def fmt_rps(r: dict) -> str:
     return f"{r['rps']:,.0f}"
+
+
+def num(value: float | None, spec: str) -> str:
+    """`value` formatted, or n/a when it could not be computed."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
@@ -433,8 +624,12 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
                 missing.append(f"wrk {key}")
             elif r["errors"]:
                 missing.append(f"wrk {key} ({r['errors']} errors or non-2xx responses)")
-    lines = ["| load (wrk -t1 -c{c} -d{d}s, median of {n}) | req/s | p50 ms | p99 ms | ratio |".format(**fig["wrk"]),
-             "| --- | ---: | ---: | ---: | --- |"]  # fmt: skip
+    lines = [
+        "| load (wrk -t1 -c{c} -d{d}s, median of {n}) | req/s | p50 ms | p99 ms | ratio |".format(
+            **fig["wrk"]
+        ),
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
     labels = {
         "stack": "`/` through the stack (nginx HTTPS -> gunicorn {w}x{t} gthread)",
         "direct": "`/` direct to gunicorn (same web container)",
@@ -457,12 +652,16 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
             return
         rat = ""
         if key == "stack":
-            rat = f"{ratio('stack', 'naive', group):.2f}x naive, {ratio('stack', 'direct', group):.2f}x direct"
+            naive, direct = ratio("stack", "naive", group), ratio("stack", "direct", group)
+            rat = f"{num(naive, '.2f')}x naive, {num(direct, '.2f')}x direct"
         elif key == "direct":
-            rat = f"{ratio('direct', 'naive', group):.2f}x naive"
+            rat = f"{num(ratio('direct', 'naive', group), '.2f')}x naive"
         elif key.startswith("static-stack"):
             g = key[len("static-stack") :]
-            rat = f"{ratio(key, 'static-bare' + g, group):.2f}x bare, {ratio(key, 'static-wn' + g, group):.1f}x WhiteNoise"
+            rat = (
+                f"{num(ratio(key, 'static-bare' + g, group), '.2f')}x bare, "
+                f"{num(ratio(key, 'static-wn' + g, group), '.1f')}x WhiteNoise"
+            )
         lines.append(f"| {label} | {fmt_rps(r)} | {r['p50']:.2f} | {r['p99']:.2f} | {rat} |")
 
     for key in ("stack", "direct", "naive"):
@@ -484,7 +683,13 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
     target("dynamic: stack / naive", r, f"{r or 0:.2f}x", ">= 1.5x", lambda v: v >= 1.5)
     r = ratio("stack", "direct", dyn)
     cost = None if r is None else 1 - r
-    target("dynamic: proxy cost (1 - stack / direct)", cost, f"{(cost or 0) * 100:.0f} %", "<= 15 %", lambda v: v <= 0.15)
+    target(
+        "dynamic: proxy cost (1 - stack / direct)",
+        cost,
+        f"{(cost or 0) * 100:.0f} %",
+        "<= 15 %",
+        lambda v: v <= 0.15,
+    )
     for g, gl in (("", "identity"), (" gzip", "gzip")):
         r = ratio("static-stack" + g, "static-bare" + g, sta)
         target(f"static ({gl}): stack nginx / bare nginx", r, f"{r or 0:.2f}x", ">= 0.9x", lambda v: v >= 0.9)
@@ -494,16 +699,13 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
     if db is None:
         missing.append("database connections")
     per = None if db is None else db["per_1000"]
-    target(
-        "new PostgreSQL connections per 1,000 requests",
-        per,
-        f"{per or 0:.2f} ({db and db['new_connections']} in {db and db['requests']:,} requests)",
-        "<= 1",
-        lambda v: v <= 1,
-    )
+    detail = f"{num(per, '.2f')} ({db['new_connections']} in {db['requests']:,} requests)" if db else ""
+    target("new PostgreSQL connections per 1,000 requests", per, detail, "<= 1", lambda v: v <= 1)
     if db is not None:
         wt = fig["workers"] * fig["threads"]
-        targets.append(f"| peak open connections (web) vs workers x threads | {db['peak_open']} vs {wt} | (report) | |")
+        targets.append(
+            f"| peak open connections (web) vs workers x threads | {db['peak_open']} vs {wt} | (report) | |"
+        )
     idle, load = fig.get("memory_idle"), fig.get("memory_load")
     for name, mem in (("idle", idle), ("under load", load)):
         if not mem or set(mem) != {"db", "web", "nginx"}:
@@ -511,12 +713,20 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
     if idle:
         total = sum(idle.values())
         per_svc = ", ".join(f"{k} {v:.0f}" for k, v in sorted(idle.items()))
-        target("memory idle, total (MiB)", total, f"{total:.0f} ({per_svc})", "<= 400 MB", lambda v: v * MIB <= 400e6)
+        target(
+            "memory idle, total (MiB)",
+            total,
+            f"{total:.0f} ({per_svc})",
+            "<= 400 MB",
+            lambda v: v * MIB <= 400e6,
+        )
     if load:
         total = fig["memory_load_total"]
         per_svc = ", ".join(f"{k} {v:.0f}" for k, v in sorted(load.items()))
-        targets.append(f"| memory under load, total (MiB) | {total:.0f} ({per_svc}) | of a 1 GB host | "
-                       f"{total * MIB / 1e9 * 100:.0f} % |")  # fmt: skip
+        targets.append(
+            f"| memory under load, total (MiB) | {total:.0f} ({per_svc}) | of a 1 GB host | "
+            f"{total * MIB / 1e9 * 100:.0f} % |"
+        )
     image = fig.get("image_mb")
     if image is None:
         missing.append("image size")
@@ -526,12 +736,21 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
         missing.append("warm build")
     if cold is None and not quick:
         missing.append("cold build")
-    targets.append(f"| app image build, cold (--no-cache) | {f'{cold:.0f} s' if cold is not None else 'not measured'} "
-                   "| (report) | |")  # fmt: skip
-    targets.append(f"| app image build, warm cache | {f'{warm:.1f} s' if warm is not None else 'missing'} | (report) | |")
+    targets.append(
+        f"| app image build, cold (--no-cache) | {f'{cold:.0f} s' if cold is not None else 'not measured'} "
+        "| (report) | |"
+    )
+    targets.append(
+        f"| app image build, warm cache | {f'{warm:.1f} s' if warm is not None else 'missing'} | (report) | |"
+    )
     dep = fig.get("deploy")
-    target("cold deploy (sandbox)", dep and dep["cold_s"], f"{dep and dep['cold_s']:.0f} s" if dep else "", "<= 120 s",
-           lambda v: v <= 120)  # fmt: skip
+    target(
+        "cold deploy (sandbox)",
+        dep and dep["cold_s"],
+        f"{dep and dep['cold_s']:.0f} s" if dep else "",
+        "<= 120 s",
+        lambda v: v <= 120,
+    )
     target(
         "no-op rerun (sandbox)",
         dep and dep["noop_s"],
@@ -539,8 +758,13 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
         "<= 30 s, 0 changed",
         lambda v: v <= 30 and dep["noop_changed"] == 0,
     )
-    target("code-only redeploy (sandbox)", dep and dep["code_only_s"], f"{dep and dep['code_only_s']:.0f} s" if dep else "",
-           "(report)", lambda v: True)  # fmt: skip
+    target(
+        "code-only redeploy (sandbox)",
+        dep and dep["code_only_s"],
+        f"{dep and dep['code_only_s']:.0f} s" if dep else "",
+        "(report)",
+        lambda v: True,
+    )
     return "\n".join(lines) + "\n\n" + "\n".join(targets) + "\n", missing
 
 
@@ -554,17 +778,26 @@ def tool_versions(fig: dict, args: argparse.Namespace) -> dict[str, str]:
         "wrk": wrk_v.removeprefix("wrk "),
         "docker": out(["docker", "version", "--format", "{{.Server.Version}}"]),
         "nginx": out(["docker", "run", "--rm", args.nginx_image, "nginx", "-v"]).split("/")[-1],
-        "gunicorn": out(["docker", "run", "--rm", args.app_image, "gunicorn", "--version"]).split()[-1].rstrip(")"),
+        "gunicorn": out(["docker", "run", "--rm", args.app_image, "gunicorn", "--version"])
+        .split()[-1]
+        .rstrip(")"),
         "python": out(["docker", "run", "--rm", args.app_image, "python", "--version"]).split()[-1],
-        "postgres": out(["docker", "run", "--rm", "--entrypoint", "postgres", fig["postgres_image"], "--version"])
-        .split()[-1],
+        "postgres": out(
+            ["docker", "run", "--rm", "--entrypoint", "postgres", fig["postgres_image"], "--version"]
+        ).split()[-1],
     }
 
 
 def machine() -> dict[str, str]:
     mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), "unknown")  # fmt: skip
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        "unknown",
+    )
     return {
         "nproc": str(os.cpu_count()),
         "cpu": cpu,
@@ -581,17 +814,20 @@ def measure(args: argparse.Namespace) -> int:
         bench.close()
     fig = bench.figures
     fig["wrk"] = {"c": bench.connections, "d": bench.duration, "n": bench.repeat}
-    fig["postgres_image"] = run(["docker", "inspect", "-f", "{{.Config.Image}}", bench.services["db"]]).stdout.strip()
+    fig["postgres_image"] = run(
+        ["docker", "inspect", "-f", "{{.Config.Image}}", bench.services["db"]]
+    ).stdout.strip()
     fig["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     fig["total_seconds"] = round(time.time() - args.started)
     tables, missing = report(fig, args.quick)
     print(tables)
     (bench.state / "figures.json").write_text(json.dumps(fig, indent=2))
     if missing:
+        log("figures: " + json.dumps(fig, indent=1))
         log("missing figures: " + "; ".join(missing))
         return 1
     if args.write_doc:
-        from doc import render  # noqa: PLC0415 (bench/doc.py, next to this file)
+        from doc import render  # bench/doc.py, next to this file
 
         Path(args.write_doc).write_text(render(fig, tables, machine(), tool_versions(fig, args)))
         log(f"wrote {args.write_doc}")
