@@ -484,6 +484,8 @@ class Bench:
         self.figures["image_mb"] = (
             int(run(["docker", "image", "inspect", "-f", "{{.Size}}", self.args.app_image]).stdout) / 1e6
         )
+        self.figures["gunicorn"] = self.gunicorn_settings()
+        self.figures["image_parts"] = self.image_parts()
         time.sleep(2)
         self.figures["memory_idle"] = self.stack_memory()
         self.watch_reset()
@@ -509,6 +511,46 @@ class Bench:
         self.builds()
         if self.args.deploy:
             self.deploy()
+
+    def gunicorn_settings(self) -> dict[str, str]:
+        """The settings web's gunicorn really runs with (its config file under the container's "
+        "environment)."""
+        out = run(
+            [
+                "docker",
+                "exec",
+                self.services["web"],
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--print-config",
+                "config.wsgi",
+            ]
+        ).stdout
+        keys = ("workers", "threads", "worker_class", "max_requests", "max_requests_jitter", "keepalive")
+        found = dict(re.findall(r"^(\w+)\s+= (.*)$", out, re.M))
+        return {k: found.get(k, "?") for k in keys}
+
+    def image_parts(self) -> dict[str, float]:
+        """MB (10^6 bytes) of the app image's parts that a slimmer image could drop."""
+        script = (
+            "cd /opt/venv/lib/python3*/site-packages && "
+            "echo venv $(du -sk /opt/venv | cut -f1); echo pip $(du -sk pip | cut -f1); "
+            "echo locales $(du -sck django/conf/locale django/contrib/*/locale | tail -1 | cut -f1); "
+            "echo kept_locales $(du -sck django/conf/locale/ru django/conf/locale/en "
+            "django/contrib/*/locale/ru django/contrib/*/locale/en | tail -1 | cut -f1)"
+        )
+        out = run(["docker", "run", "--rm", "--entrypoint", "sh", self.args.app_image, "-c", script]).stdout
+        kib = {k: int(v) for k, v in (line.split() for line in out.splitlines())}
+        base = (
+            int(run(["docker", "image", "inspect", "-f", "{{.Size}}", self.args.python_image]).stdout) / 1e6
+        )
+        return {
+            "base": base,
+            "venv": kib["venv"] * 1024 / 1e6,
+            "pip": kib["pip"] * 1024 / 1e6,
+            "other_locales": (kib["locales"] - kib["kept_locales"]) * 1024 / 1e6,
+        }
 
     def watch_reset(self) -> None:
         self.load_mem = {}
