@@ -10,6 +10,10 @@ import re
 import time
 from collections.abc import Mapping
 
+# Imported here, not when a record is filtered: a pool thread logging during interpreter shutdown cannot
+# import anything any more. django.conf is importable before settings exist.
+from django.conf import settings
+
 REDACTED = "***"
 
 # Keys whose values are secrets wherever they appear: in dict arguments, extras, key=value pairs.
@@ -42,8 +46,6 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 
 def secret_values():
     """The configured secret values, once Django's settings are loaded (empty in the gunicorn master)."""
-    from django.conf import settings
-
     if not settings.configured:
         return ()
     values = [
