@@ -535,9 +535,10 @@ class Bench:
         """MB (10^6 bytes) of the app image's parts that a slimmer image could drop."""
         script = (
             "cd /opt/venv/lib/python3*/site-packages && "
-            "echo venv $(du -sk /opt/venv | cut -f1); echo pip $(du -sk pip | cut -f1); "
-            "echo locales $(du -sck django/conf/locale django/contrib/*/locale | tail -1 | cut -f1); "
-            "echo kept_locales $(du -sck django/conf/locale/ru django/conf/locale/en "
+            "du='du -sck --apparent-size'; "
+            "echo venv $($du /opt/venv | tail -1 | cut -f1); echo pip $($du pip | tail -1 | cut -f1); "
+            "echo locales $($du django/conf/locale django/contrib/*/locale | tail -1 | cut -f1); "
+            "echo kept_locales $($du django/conf/locale/ru django/conf/locale/en "
             "django/contrib/*/locale/ru django/contrib/*/locale/en | tail -1 | cut -f1)"
         )
         out = run(["docker", "run", "--rm", "--entrypoint", "sh", self.args.app_image, "-c", script]).stdout
@@ -824,9 +825,10 @@ def tool_versions(fig: dict, args: argparse.Namespace) -> dict[str, str]:
         .split()[-1]
         .rstrip(")"),
         "python": out(["docker", "run", "--rm", args.app_image, "python", "--version"]).split()[-1],
-        "postgres": out(
-            ["docker", "run", "--rm", "--entrypoint", "postgres", fig["postgres_image"], "--version"]
-        ).split()[-1],
+        "postgres": re.search(
+            r"\d+\.\d+",
+            out(["docker", "run", "--rm", "--entrypoint", "postgres", fig["postgres_image"], "--version"]),
+        ).group(0),
     }
 
 
