@@ -537,6 +537,7 @@ class Bench:
             "cd /opt/venv/lib/python3*/site-packages && "
             "du='du -sck --apparent-size'; "
             "echo venv $($du /opt/venv | tail -1 | cut -f1); echo pip $($du pip | tail -1 | cut -f1); "
+            "echo gis $($du django/contrib/gis | tail -1 | cut -f1); "
             "echo locales $($du django/conf/locale django/contrib/*/locale | tail -1 | cut -f1); "
             "echo kept_locales $($du django/conf/locale/ru django/conf/locale/en "
             "django/contrib/*/locale/ru django/contrib/*/locale/en | tail -1 | cut -f1)"
@@ -551,6 +552,7 @@ class Bench:
             "venv": kib["venv"] * 1024 / 1e6,
             "pip": kib["pip"] * 1024 / 1e6,
             "other_locales": (kib["locales"] - kib["kept_locales"]) * 1024 / 1e6,
+            "gis": kib["gis"] * 1024 / 1e6,
         }
 
     def watch_reset(self) -> None:

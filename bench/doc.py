@@ -62,7 +62,7 @@ def _decisions(fig: dict) -> str:
     wn_gz = _ratio(sta, "static-stack gzip", "static-wn gzip")
     variant = next((v for v in fig.get("variants") or [] if "GUNICORN_MAX_REQUESTS" in v["env"]), None)
     recycling = g["max_requests"] not in ("0", "?")
-    slim = parts["pip"] + parts["other_locales"]
+    slim = parts["pip"] + parts["other_locales"] + parts["gis"]
     out = []
     out.append(
         f"1. **Worker class and threads: {g['workers']} workers x {g['threads']} threads "
@@ -155,13 +155,14 @@ def _decisions(fig: dict) -> str:
     out.append(
         f"7. **Image: {fig['image_mb']:.0f} MB** = base image {parts['base']:.0f} MB + "
         f"{fig['image_mb'] - parts['base']:.0f} MB of app layers (venv {parts['venv']:.0f} MB, then code and "
-        "collected static files). Two parts are not needed at run time: "
-        f"pip in the runtime venv ({parts['pip']:.0f} MB) and Django's translations other than the shipped "
-        f"`ru` and `en` ({parts['other_locales']:.0f} MB). **Recommended** (docker/Dockerfile, not applied "
-        "here): create the builder's venv, install, then `pip uninstall -y pip` (or build the venv "
-        "`--without-pip` and install with the base image's pip `--python`), and delete the other "
-        f"`locale/*` directories before copying the venv: about {fig['image_mb'] - slim:.0f} MB. The base "
-        "image here is the registry-free `local/python:3.13` (Debian packages); with the official "
+        "collected static files). Not needed at run time: pip in the runtime venv "
+        f"({parts['pip']:.0f} MB), Django's translations other than the shipped `ru` and `en` "
+        f"({parts['other_locales']:.0f} MB) and GeoDjango (`django/contrib/gis`, {parts['gis']:.0f} MB, "
+        "unused). **Recommended** (docker/Dockerfile, not applied here): in the builder, after the install, "
+        "`pip uninstall -y pip` (or a venv made `--without-pip`, filled by the base image's pip "
+        "`--python`), and delete the other `locale/*` directories and `contrib/gis` before the venv is "
+        f"copied: about {fig['image_mb'] - slim:.0f} MB. The base image here is the registry-free "
+        "`local/python:3.13` (Debian packages); with the official "
         "`python:3.13-slim` the size differs."
     )
     return "\n".join(out) + "\n"
