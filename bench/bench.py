@@ -34,7 +34,11 @@ BARE_DOMAIN = "bare.bench.test"
 MIB = 1024 * 1024
 GZIP = ("Accept-Encoding", "gzip")
 # Tuning candidates measured in the same full run, each against the committed defaults (environment of web).
-VARIANTS = [{"GUNICORN_MAX_REQUESTS": "0"}]
+VARIANTS = [
+    {"GUNICORN_MAX_REQUESTS": "0"},
+    # Cumulative (web's env file only grows): the previous change plus sync workers instead of threads.
+    {"GUNICORN_MAX_REQUESTS": "0", "GUNICORN_THREADS": "1"},
+]
 
 
 def log(msg: str) -> None:

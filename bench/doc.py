@@ -49,6 +49,25 @@ def _variants(fig: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sync_vs_threads(fig: dict) -> str:
+    found = {v["env"]: v for v in fig.get("variants") or []}
+    gthread, sync = (
+        found.get("GUNICORN_MAX_REQUESTS=0"),
+        found.get("GUNICORN_MAX_REQUESTS=0 GUNICORN_THREADS=1"),
+    )
+    if not gthread or not sync:
+        return ""
+    a, b = gthread["results"]["stack"], sync["results"]["stack"]
+    better = "threads pay" if a["rps"] >= b["rps"] else "threads do not pay on this machine"
+    return (
+        f" Both without recycling, `/` through the stack: {a['rps']:,.0f} req/s (p99 {a['p99']:.0f} ms) with "
+        f"{fig['gunicorn']['workers']} x {fig['gunicorn']['threads']} gthread, {b['rps']:,.0f} req/s (p99 "
+        f"{b['p99']:.0f} ms) with {fig['gunicorn']['workers']} sync workers: {better} for this page; threads "
+        "stay the default because a slow query or a slow upstream call then blocks one thread, not a "
+        "whole worker."
+    )
+
+
 def _decisions(fig: dict) -> str:
     g = fig["gunicorn"]
     dyn, sta, db = fig["dynamic"], fig["static"], fig["db"]
@@ -83,6 +102,7 @@ def _decisions(fig: dict) -> str:
             "one CPU busy on its own; the worker recycling of point 3 costs the rest. The tuning experiment "
             "above shows what remains with recycling off."
         )
+        + _sync_vs_threads(fig)
     )
     out.append(
         f"2. **Proxy: HTTP/1.1 keepalive to gunicorn (`keepalive 16` in the upstream, `proxy_http_version "
