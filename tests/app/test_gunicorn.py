@@ -11,6 +11,7 @@ import sys
 import time
 from urllib.parse import quote
 
+import pytest
 from app_support import APP_DIR, base_env, free_port
 from django.conf import settings
 from gunicorn.config import Config
@@ -39,7 +40,7 @@ def test_defaults(monkeypatch):
     assert cfg.bind == ["0.0.0.0:8000"]
     assert (cfg.workers, cfg.threads, cfg.worker_class_str) == (2, 4, "gthread")
     assert (cfg.timeout, cfg.graceful_timeout, cfg.keepalive) == (30, 30, 5)
-    assert (cfg.max_requests, cfg.max_requests_jitter) == (1000, 100)
+    assert (cfg.max_requests, cfg.max_requests_jitter) == (20000, 2000)
     assert cfg.forwarded_allow_ips == ["127.0.0.1"]
     assert (cfg.accesslog, cfg.errorlog) == ("-", "-")
     assert cfg.control_socket_disable is True
@@ -119,13 +120,14 @@ def url_of_test_database():
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def test_gunicorn_serves_the_app(django_db_setup):
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_serves_the_app():
     proxied = {"Host": "localhost", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
     with gunicorn(DATABASE_URL=url_of_test_database(), DJANGO_ALLOWED_HOSTS="localhost") as (port, process):
         status, headers, body = fetch(port, "/healthz", {"Host": "172.18.0.4:8000"})
         assert (status, json.loads(body)) == (200, {"status": "ok", "release": "subprocess-release"})
         status, _, body = fetch(port, "/readyz")
-        assert (status, json.loads(body)["status"]) == (200, "ok")
+        assert (status, json.loads(body)["status"]) == (200, "ok"), body
 
         status, headers, body = fetch(port, "/", proxied)
         assert status == 200
