@@ -121,9 +121,11 @@ def _decisions(fig: dict) -> str:
     )
     recycle_text = (
         f"3. **Worker recycling (`max_requests` {g['max_requests']}, jitter {g['max_requests_jitter']}).** "
-        f"At these rates a worker reaches {g['max_requests']} requests every second or so. Each recycle "
+        f"Under this load ({dyn['stack']['rps']:,.0f} req/s over {g['workers']} workers) a worker is "
+        "recycled about every "
+        f"{int(g['max_requests']) * int(g['workers']) / max(dyn['stack']['rps'], 1):,.0f} s. Each recycle "
         "replaces the worker's connection pool (new PostgreSQL connections: "
-        f"{db['per_1000']:.2f} per 1,000 requests) and, with the gthread worker, stalls for seconds: the "
+        f"{db['per_1000']:.2f} per 1,000 requests) and, with the gthread worker, can stall: the "
         "old worker stops accepting and closes its keepalive connections, clients and nginx reconnect to "
         "the other worker, and runs of 1 s can see no answer at all"
         + (f" (this run: stalls in {', '.join(fig['stalls'])})" if fig.get("stalls") else "")
@@ -139,11 +141,14 @@ def _decisions(fig: dict) -> str:
             f"{vr['stack']['rps']:,.0f} req/s (vs {dyn['stack']['rps']:,.0f}), WhiteNoise "
             f"{vr['static-wn']['rps']:,.0f} req/s (vs {sta['static-wn']['rps']:,.0f}), "
             f"{variant['db']['per_1000']:.2f} new connections per 1,000 requests (vs {db['per_1000']:.2f}). "
-            "**Recommended:** default `GUNICORN_MAX_REQUESTS` to 0 (or a value far above a day's "
-            "requests per "
-            "worker, e.g. 100000) in app/gunicorn.conf.py: the app has no known leak to contain, and the "
-            "container's memory limit already bounds growth. Not applied here (bench measures; the change "
-            "belongs to the app)."
+            + (
+                "**Recommended:** raise `GUNICORN_MAX_REQUESTS` (or 0 to disable): recycling this often "
+                "costs connections and stalls."
+                if db["per_1000"] > 1
+                else "Recycling this rare costs little and still bounds memory growth from a leak, so it "
+                "stays on (`GUNICORN_MAX_REQUESTS=0` turns it off). At 1,000 requests (the earlier default) "
+                "workers recycled about once a second, with 4 new connections per 1,000 requests and stalls."
+            )
         )
     out.append(recycle_text)
     out.append(
