@@ -1,0 +1,130 @@
+"""tls_mode cloudflare: the origin certificate from the vault, Authenticated Origin Pulls, the real client
+address from CF-Connecting-IP only when the TCP peer is a trusted (Cloudflare) address, and 80/443 open only
+to the Cloudflare ranges in DOCKER-USER.
+
+The host's own address on the stack's frontend network (172.30.80.1, where requests made on the host through
+the published port come from) stands in for a Cloudflare edge (molecule-tls-cf.yml)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import uuid
+
+import pytest
+from conftest import CF, CF_DOMAIN, PROJECT
+from helpers import sandbox_vars
+
+testinfra_hosts = [CF["name"]]
+
+TRUSTED_PEER = "172.30.80.1"
+CURL = (
+    "curl --silent --show-error --output /dev/null --write-out '%%{http_code}' --max-time 10"
+    f" --resolve {CF_DOMAIN}:443:127.0.0.1 --cacert /root/pki/origin-ca.pem"
+)
+CLIENT = "--cert /root/pki/pull-client.pem --key /root/pki/pull-client.key"
+ROGUE = "--cert /root/pki/rogue-client.pem --key /root/pki/rogue-client.key"
+
+
+def status(host, options: str, path: str = "/readyz", headers: dict | None = None) -> str:
+    extra = " ".join(f"--header '{k}: {v}'" for k, v in (headers or {}).items())
+    result = host.run(f"{CURL} {options} {extra} https://{CF_DOMAIN}{path}")
+    return result.stdout.strip() or f"curl rc {result.rc}: {result.stderr.strip()}"
+
+
+def stack_logs(host, marker: str) -> list[str]:
+    out = host.check_output("docker compose --project-name %s logs --no-color --no-log-prefix 2>&1", PROJECT)
+    return [line for line in out.splitlines() if marker in line]
+
+
+def test_origin_certificate_served_and_valid_for_the_domain(host):
+    # curl verifies the chain against the test Origin CA and the name.
+    assert status(host, CLIENT) == "200"
+
+
+def test_no_client_certificate_is_rejected(host):
+    assert status(host, "") == "400"
+
+
+def test_client_certificate_from_another_ca_is_rejected(host):
+    assert status(host, ROGUE) == "400"
+
+
+def test_real_client_ip_from_a_trusted_peer(host):
+    marker = uuid.uuid4().hex
+    assert status(host, CLIENT, f"/?probe={marker}", {"CF-Connecting-IP": "203.0.113.7"}) == "200"
+    lines = stack_logs(host, marker)
+    nginx = [line for line in lines if line.startswith(("203.0.113.7 ", f"{TRUSTED_PEER} "))]
+    assert nginx and nginx[0].startswith("203.0.113.7 "), lines
+    # gunicorn's access log shows the X-Forwarded-For nginx sent: the restored address.
+    assert any('"203.0.113.7"' in line and "GET /?probe=" in line for line in lines if line not in nginx), (
+        lines
+    )
+
+
+PROBE = """
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile="/pki/origin-ca.pem")
+ctx.load_cert_chain("/pki/pull-client.pem", "/pki/pull-client.key")
+with socket.create_connection(("nginx", 443), timeout=10) as raw:
+    with ctx.wrap_socket(raw, server_hostname=sys.argv[1]) as tls:
+        tls.sendall(("GET /?probe=%s HTTP/1.1\\r\\nHost: %s\\r\\nCF-Connecting-IP: 198.51.100.9\\r\\n"
+                     "Connection: close\\r\\n\\r\\n" % (sys.argv[2], sys.argv[1])).encode())
+        print(tls.recv(64).decode().split("\\r\\n")[0])
+"""
+
+
+def test_forged_cf_connecting_ip_from_an_untrusted_peer_is_ignored(host):
+    """A container on the frontend network is not a trusted peer: its CF-Connecting-IP is ignored, and nginx
+    and the app log the container's own address."""
+    marker = uuid.uuid4().hex
+    # The stack's certbot image has Python (the nginx image has none).
+    result = host.run(
+        "docker run --rm --network %s_frontend --volume /root/pki:/pki:ro"
+        " --entrypoint python3 %s -c %s %s %s",
+        PROJECT,
+        sandbox_vars()["project_images"]["certbot"],
+        PROBE,
+        CF_DOMAIN,
+        marker,
+    )
+    assert result.rc == 0 and "200" in result.stdout, (result.stdout, result.stderr)
+    lines = stack_logs(host, marker)
+    nginx = [line for line in lines if line.split(" ", 1)[0].count(".") == 3 and " - " in line]
+    assert nginx, lines
+    peer = nginx[0].split(" ", 1)[0]
+    assert peer.startswith("172.30.80.") and peer != TRUSTED_PEER, nginx
+    assert "198.51.100.9" not in nginx[0].split(" ", 1)[0]
+    assert any(f'"{peer}"' in line for line in lines if line not in nginx), lines
+
+
+def test_docker_user_accepts_web_ports_only_from_cloudflare(host):
+    rules = host.check_output("iptables -S DOCKER-USER").splitlines()
+    rules6 = host.check_output("ip6tables -S DOCKER-USER").splitlines()
+    assert any("-s 173.245.48.0/20" in r and "--ctorigdstport 443" in r for r in rules), rules
+    assert any("-s 2400:cb00::/32" in r and "--ctorigdstport 443" in r for r in rules6), rules6
+    web = [r for r in rules + rules6 if re.search(r"--ctorigdstport (80|443) ", r)]
+    # Every accepting rule for 80/443 names a source: nothing else is let through.
+    assert web and all(" -s " in r for r in web), web
+
+
+@pytest.mark.parametrize("port", [CF["http"], CF["https"]])
+def test_control_node_outside_the_cloudflare_ranges_is_dropped(host, port):
+    # From the control node the connection arrives on the host's external interface from Docker's bridge
+    # gateway, which is not a Cloudflare address: DOCKER-USER drops it. (The same request made on the host
+    # succeeds: test_origin_certificate_served_and_valid_for_the_domain.)
+    context = ssl._create_unverified_context()  # noqa: S323 - only reachability is tested
+    with (
+        pytest.raises((OSError, ssl.SSLError)),
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+    ):
+        if port == CF["https"]:
+            with context.wrap_socket(raw, server_hostname=CF_DOMAIN) as tls:
+                tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                if not tls.recv(1):
+                    raise ConnectionError("closed")
+        else:
+            raw.sendall(f"GET / HTTP/1.0\r\nHost: {CF_DOMAIN}\r\n\r\n".encode())
+            if not raw.recv(1):
+                raise ConnectionError("closed")
