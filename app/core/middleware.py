@@ -2,15 +2,18 @@
 
 Placed first in MIDDLEWARE, so /healthz and /readyz work for any Host header (container healthchecks
 use 127.0.0.1) and over plain HTTP (no HTTPS redirect), and every other response, whatever produced
-it, carries X-App-Release.
+it, carries X-App-Release. A page whose view fails because the database is unreachable gets a friendly
+503 page with Retry-After instead of a 500; the connection pool reconnects on its own when the database
+returns.
 """
 
 import logging
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 
@@ -18,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 LIVENESS_PATHS = frozenset({"/healthz", "/healthz/"})
 READINESS_PATHS = frozenset({"/readyz", "/readyz/"})
+# Seconds a client is asked to wait before retrying a page that failed because the database is unavailable.
+DATABASE_RETRY_AFTER = 30
 
 
 class HealthAndReleaseMiddleware:
@@ -41,6 +46,17 @@ class HealthAndReleaseMiddleware:
         else:
             response = self.get_response(request)
         response["X-App-Release"] = self.release
+        return response
+
+    def process_exception(self, request, exception):
+        """Database unreachable (down, restarting, pool exhausted): 503 with a static page, not a 500."""
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.warning("Database unavailable, answering 503: %s", exception)
+        # The page is rendered without context or request: nothing in it may touch the database.
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        response["Cache-Control"] = "no-store"
         return response
 
     def liveness(self):

@@ -100,3 +100,34 @@ def test_health_answers_carry_the_security_headers(https_client, path):
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
     assert response["Strict-Transport-Security"].startswith(f"max-age={settings.SECURE_HSTS_SECONDS}")
+
+
+PAGE_IN_SUBPROCESS = """
+import json, django
+django.setup()
+from django.test import Client
+response = Client().get("/", secure=True, headers={"host": "localhost"})
+print(json.dumps({
+    "status": response.status_code,
+    "retry_after": response.get("Retry-After"),
+    "release": response.get("X-App-Release"),
+    "body": response.content.decode(),
+}))
+"""
+
+
+@pytest.mark.parametrize("pool", ["true", "false"])
+def test_pages_answer_a_friendly_503_when_the_database_is_unreachable(pool):
+    result = run_python(
+        PAGE_IN_SUBPROCESS,
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/djangoapp",
+        DJANGO_DB_POOL=pool,
+        DJANGO_DB_POOL_TIMEOUT="2",
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.splitlines()[-1])
+    assert outcome["status"] == 503, outcome["body"][:300]
+    assert int(outcome["retry_after"]) > 0
+    assert outcome["release"] == "subprocess-release"
+    assert "Temporarily unavailable" in outcome["body"]
+    assert "Traceback" not in outcome["body"]
