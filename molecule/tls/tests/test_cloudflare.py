@@ -7,18 +7,22 @@ the published port come from) stands in for a Cloudflare edge (molecule-tls-cf.y
 
 from __future__ import annotations
 
+import http.server
 import re
 import socket
 import ssl
+import threading
 import uuid
+from typing import ClassVar
 
 import pytest
 from conftest import CF, CF_DOMAIN, PROJECT
-from helpers import sandbox_vars
+from helpers import REPO, run_playbook, sandbox_vars
 
 testinfra_hosts = [CF["name"]]
 
 TRUSTED_PEER = "172.30.80.1"
+REFRESH_PLAYBOOK = REPO / "molecule" / "tls" / "refresh-ranges.yml"
 CURL = (
     "curl --silent --show-error --output /dev/null --write-out '%%{http_code}' --max-time 10"
     f" --resolve {CF_DOMAIN}:443:127.0.0.1 --cacert /root/pki/origin-ca.pem"
@@ -128,3 +132,60 @@ def test_control_node_outside_the_cloudflare_ranges_is_dropped(host, port):
             raw.sendall(f"GET / HTTP/1.0\r\nHost: {CF_DOMAIN}\r\n\r\n".encode())
             if not raw.recv(1):
                 raise ConnectionError("closed")
+
+
+class _Lists(http.server.BaseHTTPRequestHandler):
+    """Serves the lists of one test case: /<case>/v4 and /<case>/v6."""
+
+    lists: ClassVar[dict[str, dict[str, str]]] = {
+        "good": {"v4": "173.245.48.0/20\n103.21.244.0/22\n", "v6": "2400:cb00::/32\n"},
+        "empty": {"v4": "\n", "v6": ""},
+        "malformed": {"v4": "173.245.48.0/20\n<html>rate limited</html>\n", "v6": "2400:cb00::/32\n"},
+    }
+
+    def do_GET(self) -> None:
+        case, family = self.path.strip("/").split("/")
+        body = self.lists[case][family].encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def lists_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Lists)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _refresh(base: str, case: str):
+    return run_playbook(
+        REFRESH_PLAYBOOK,
+        {
+            "tls_cloudflare_ip_ranges_refresh": True,
+            "tls_cloudflare_ip_ranges_urls": [f"{base}/{case}/v4", f"{base}/{case}/v6"],
+        },
+        limit=CF["name"],
+        timeout=300,
+    )
+
+
+def test_range_refresh_uses_a_valid_list(lists_server):
+    result = _refresh(lists_server, "good")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "RANGES=173.245.48.0/20,103.21.244.0/22,2400:cb00::/32" in result.stdout
+
+
+@pytest.mark.parametrize("case", ["empty", "malformed"])
+def test_range_refresh_refuses_an_empty_or_malformed_list(lists_server, case):
+    result = _refresh(lists_server, case)
+    assert result.returncode != 0
+    assert "tls_cloudflare_ip_ranges_refresh" in result.stdout
+    assert "RANGES=" not in result.stdout
