@@ -1,0 +1,362 @@
+"""Releases without downtime, rollback, backups and recovery from faults, on a converged host (issue 5).
+
+The tests run in file order and build on each other: release `molecule` (converge) -> `v2` (deployed under
+load) -> two broken releases (refused, never serving) -> rollback to `molecule` -> maintenance -> backup and
+restore -> faults -> host restart.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+from conftest import (
+    HOST,
+    PROJECT,
+    ROOT,
+    Load,
+    compose,
+    container_of,
+    get,
+    host_sh,
+    output_of,
+    playbook,
+    playbook_background,
+    psql,
+    record_metric,
+    site_ok,
+    slots_record,
+    wait_for,
+)
+
+FIRST = "molecule"  # molecule/shared/host_vars/molecule-release.yml
+SECOND = "v2"
+LOCK_DIR = f"{ROOT}/state/deploy.lock"
+
+
+def active_slot() -> str:
+    return slots_record()["active"]
+
+
+def upstream_service() -> str:
+    conf = host_sh(f"cat {ROOT}/nginx/conf.d/upstream.conf").stdout
+    match = re.search(r"^\s*server\s+([a-z-]+):8000;", conf, re.MULTILINE)
+    assert match, conf
+    return match.group(1)
+
+
+def external_requests_in_logs(slot: str) -> int:
+    """Access-log lines of a slot's gunicorn from anyone but its own healthcheck (127.0.0.1)."""
+    logs = compose("logs", "--no-color", "--no-log-prefix", slot).stdout
+    return len([line for line in logs.splitlines() if '"GET ' in line and not line.startswith("127.0.0.1 ")])
+
+
+def test_first_release_serves():
+    record = slots_record()
+    assert record["active"] == "web"
+    assert record["slots"]["web"]["release"] == FIRST
+    assert record["history"] == [FIRST]
+    reply = get("/")
+    assert reply.status == 200
+    assert reply.header("X-App-Release") == FIRST
+    assert upstream_service() == "web"
+
+
+def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
+    """deploy.yml ships v2 while >= 100 req/s go through nginx: no failed request, the responses switch to v2;
+    a second deploy started meanwhile is refused by the lock and changes nothing."""
+    with Load() as load:
+        time.sleep(3)  # steady state before the deploy
+        started = time.monotonic()
+        first = playbook_background("deploy", {"stack_release": SECOND}, tmp_path / "deploy.log")
+        # The second run starts while the first holds the lock.
+        wait_for(
+            lambda: host_sh(f"test -d {LOCK_DIR}", check=False).returncode == 0 or first.poll() is not None,
+            timeout=300,
+            interval=0.2,
+            what="the first deploy taking the lock",
+        )
+        second = playbook("deploy", {"stack_release": "v2-concurrent"}, timeout=600)
+        first.wait(timeout=900)
+        finished = time.monotonic()
+        time.sleep(3)  # keep the load on after the switch
+    log = (tmp_path / "deploy.log").read_text(encoding="utf-8")
+    assert first.returncode == 0, log[-4000:]
+    assert second.returncode != 0, output_of(second)[-3000:]
+    assert "Another deploy is running on this host" in output_of(second), output_of(second)[-3000:]
+    assert "held by" in output_of(second)
+    # Refused before anything changed; the lock is gone after the first run.
+    assert host_sh(f"test -e {LOCK_DIR}", check=False).returncode != 0
+    assert host_sh(f"docker image inspect {PROJECT}/web:v2-concurrent", check=False).returncode != 0
+
+    summary = load.summary()
+    v2_at = load.first_seen(SECOND)
+    record_metric("deploy_load", summary)
+    record_metric("deploy_seconds_total", round(finished - started, 1))
+    record_metric("deploy_start_to_new_version_s", round(v2_at - started, 1) if v2_at else None)
+    assert load.errors == [], summary
+    assert summary["rate_per_s"] >= 100, summary
+    assert summary["releases_seen"] == [FIRST, SECOND], summary
+    # After the switch only v2 answers.
+    tail = [r for r in load.records if r[0] > finished]
+    assert tail, summary
+    assert {r[3] for r in tail} == {SECOND}
+
+    record = slots_record()
+    assert record["active"] == "web-green"
+    assert record["history"] == [FIRST, SECOND]
+    assert upstream_service() == "web-green"
+    # The previous slot is stopped, not removed (rollback starts it again).
+    old = container_of("web", running_only=False)
+    assert old
+    assert host_sh(f"docker inspect --format '{{{{.State.Status}}}}' {old}").stdout.strip() == "exited"
+
+
+def test_release_failing_its_healthcheck_never_receives_traffic(release_source):
+    source = release_source()
+    middleware = source / "app" / "core" / "middleware.py"
+    text = middleware.read_text(encoding="utf-8")
+    broken = text.replace(
+        'return self._json(200, status="ok", release=self.release)\n\n    def readiness',
+        'return self._json(500, status="broken on purpose", release=self.release)\n\n    def readiness',
+    )
+    assert broken != text
+    middleware.write_text(broken, encoding="utf-8")
+
+    with Load(rate=40, threads=4) as load:
+        result = playbook(
+            "deploy",
+            {
+                "stack_release": "broken-health",
+                "stack_repo_dir": str(source),
+                "stack_release_wait_timeout": 25,
+            },
+        )
+    out = output_of(result)
+    assert result.returncode != 0, out[-3000:]
+    assert "Release broken-health NOT deployed: slot web failed its healthcheck" in out, out[-3000:]
+    assert "keeps serving" in out
+    assert load.errors == [], load.summary()
+    assert set(load.releases()) == {SECOND}, load.summary()
+    # nginx never pointed at it, and its gunicorn logged no request but its own healthchecks.
+    assert upstream_service() == "web-green"
+    assert slots_record()["active"] == "web-green"
+    assert external_requests_in_logs("web") == 0
+    assert container_of("web") == ""  # stopped after the failure
+    assert get("/").header("X-App-Release") == SECOND
+    record_metric("broken_health_load", load.summary())
+
+
+def test_release_whose_migration_fails_never_receives_traffic(release_source):
+    source = release_source()
+    migrations = source / "app" / "core" / "migrations"
+    migrations.mkdir()
+    (migrations / "__init__.py").write_text("", encoding="utf-8")
+    (migrations / "0001_fails.py").write_text(
+        "from django.db import migrations\n\n\n"
+        "def fail(apps, schema_editor):\n"
+        '    raise RuntimeError("deliberately failing migration")\n\n\n'
+        "class Migration(migrations.Migration):\n"
+        "    operations = [migrations.RunPython(fail)]\n",
+        encoding="utf-8",
+    )
+    result = playbook("deploy", {"stack_release": "broken-migration", "stack_repo_dir": str(source)})
+    out = output_of(result)
+    assert result.returncode != 0, out[-3000:]
+    assert "Release broken-migration NOT deployed: its migrations failed" in out, out[-3000:]
+    assert "deliberately failing migration" in out
+    assert upstream_service() == "web-green"
+    assert slots_record()["active"] == "web-green"
+    reply = get("/")
+    assert reply.status == 200
+    assert reply.header("X-App-Release") == SECOND
+    assert get("/readyz").status == 200
+
+
+def test_rollback_returns_to_the_previous_release_in_seconds():
+    with Load(rate=40, threads=4) as load:
+        started = time.monotonic()
+        result = playbook("rollback")
+        elapsed = time.monotonic() - started
+        time.sleep(2)
+    assert result.returncode == 0, output_of(result)[-3000:]
+    record_metric("rollback_seconds", round(elapsed, 1))
+    record_metric("rollback_load", load.summary())
+    assert load.errors == [], load.summary()
+    assert get("/").header("X-App-Release") == FIRST
+    record = slots_record()
+    assert record["active"] == "web"
+    assert record["history"] == [FIRST]
+    assert upstream_service() == "web"
+    assert elapsed < 90
+
+
+def test_maintenance_mode_on_and_off():
+    result = playbook("maintenance", {"maintenance": "on"})
+    assert result.returncode == 0, output_of(result)[-3000:]
+    reply = get("/")
+    assert reply.status == 503
+    assert int(reply.header("Retry-After")) > 0
+    assert "Down for maintenance" in reply.body.decode()
+    assert get("/admin/login/").status == 503
+    # ACME challenges still reach their location (404: no such token), not the maintenance page.
+    assert get("/.well-known/acme-challenge/nothing-here").status == 404
+
+    result = playbook("maintenance", {"maintenance": "off"})
+    assert result.returncode == 0, output_of(result)[-3000:]
+    assert get("/").status == 200
+
+    refused = playbook("maintenance", {"maintenance": "sometimes"})
+    assert refused.returncode != 0
+    assert "Pass maintenance=on or maintenance=off" in output_of(refused)
+
+
+ROWS = 200_000
+CREATE_SQL = (
+    "DROP TABLE IF EXISTS backup_probe;"
+    "CREATE TABLE backup_probe AS"
+    " SELECT g AS id, md5(g::text) || repeat('x', 40) AS note FROM generate_series(1, 200000) g;"
+)
+CHECKSUM_SQL = "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM backup_probe;"
+
+
+def test_backup_destroy_volume_restore():
+    psql(CREATE_SQL)
+    before = psql(CHECKSUM_SQL)
+    size = psql("SELECT pg_size_pretty(pg_database_size(current_database()));")
+    assert before.startswith(f"{ROWS} ")
+    # Two dumps older than the retention window (backup_keep_count is 2): the newer one stays as the second
+    # newest, the older one goes with the next backup.
+    backups = f"/var/backups/{PROJECT}"
+    kept, dropped = f"{PROJECT}-20000102T000000Z.dump", f"{PROJECT}-20000101T000000Z.dump"
+    host_sh(f"touch -d '40 days ago' {backups}/{kept} && touch -d '50 days ago' {backups}/{dropped}")
+
+    started = time.monotonic()
+    result = playbook("backup")
+    backup_seconds = time.monotonic() - started
+    assert result.returncode == 0, output_of(result)[-3000:]
+    dumps = host_sh(f"ls -1 {backups}/").stdout.split()
+    assert len(dumps) == 2, dumps
+    assert kept in dumps
+    assert dropped not in dumps
+    dump = next(name for name in dumps if name != kept)
+    dump_size = int(host_sh(f"stat -c %s /var/backups/{PROJECT}/{dump}").stdout)
+    backup_service = host_sh(
+        f"journalctl -u {PROJECT}-backup.service --no-pager -o cat | grep '^backup: ' | tail -1"
+    )
+    # The encrypted off-site copy holds it too.
+    snapshots = host_sh(
+        f"set -a; . /etc/{PROJECT}/restic.env; restic snapshots --json --tag {PROJECT}-db"
+    ).stdout
+    assert dump in snapshots
+
+    # A corrupt dump is refused before anything is dropped.
+    host_sh(f"head -c 20000 /var/backups/{PROJECT}/{dump} > /var/backups/{PROJECT}/truncated.dump")
+    refused = playbook("restore", {"backup_restore_file": "truncated.dump"})
+    assert refused.returncode != 0
+    assert "not a complete pg_dump archive" in output_of(refused), output_of(refused)[-2000:]
+    assert psql(CHECKSUM_SQL) == before
+    host_sh(f"rm /var/backups/{PROJECT}/truncated.dump")
+    missing = playbook("restore", {"backup_restore_file": "no-such.dump"})
+    assert missing.returncode != 0
+    assert "does not exist" in output_of(missing)
+
+    # Lose the database volume.
+    compose("stop", "db")
+    compose("rm", "--force", "db")
+    host_sh(f"docker volume rm {PROJECT}_pgdata")
+
+    started = time.monotonic()
+    result = playbook("restore")
+    restore_seconds = time.monotonic() - started
+    assert result.returncode == 0, output_of(result)[-3000:]
+    assert psql(CHECKSUM_SQL) == before
+    wait_for(site_ok, timeout=60, what="/readyz 200 after the restore")
+    assert get("/").status == 200
+    record_metric(
+        "backup_restore",
+        {
+            "database_size": size,
+            "rows_in_probe_table": ROWS,
+            "dump_bytes": dump_size,
+            "backup_playbook_s": round(backup_seconds, 1),
+            "backup_service_line": backup_service.stdout.strip(),
+            "restore_playbook_s": round(restore_seconds, 1),
+        },
+    )
+
+
+def test_database_stop_gives_503_and_recovers_on_its_own():
+    compose("stop", "db")
+    try:
+        wait_for(lambda: get("/readyz", timeout=20).status == 503, timeout=60, what="/readyz 503")
+        page = get("/", timeout=30)
+        assert page.status == 503
+        assert int(page.header("Retry-After")) > 0
+        assert "Temporarily unavailable" in page.body.decode()
+        assert "Traceback" not in page.body.decode()
+    finally:
+        compose("start", "db")
+    started = time.monotonic()
+    waited = wait_for(lambda: site_ok("/readyz") and site_ok("/"), timeout=90, what="recovery after db start")
+    record_metric("db_restart_recovery_s", round(time.monotonic() - started, 1))
+    assert waited is not None
+
+
+def test_killed_containers_are_restarted():
+    timings = {}
+    for service in (active_slot(), "nginx", "db"):
+        before = container_of(service)
+        assert before, service
+        host_sh(f"docker kill {before}")
+        started = time.monotonic()
+        wait_for(
+            lambda s=service: container_of(s) != "" and site_ok("/readyz") and site_ok("/"),
+            timeout=90,
+            what=f"{service} restarted and the site healthy",
+        )
+        timings[service] = round(time.monotonic() - started, 1)
+        assert container_of(service) == before  # the same container, restarted by its restart policy
+    record_metric("kill_recovery_s", timings)
+
+
+def test_host_restart_brings_the_stack_back_within_60_seconds():
+    rows_before = psql("SELECT count(*) FROM backup_probe;")
+    started = time.monotonic()
+    subprocess_restart = host_restart()
+    assert subprocess_restart == 0
+    waited = wait_for(
+        lambda: site_ok("/readyz") and site_ok("/"),
+        timeout=120,
+        interval=0.5,
+        what="the site after a host restart",
+    )
+    total = time.monotonic() - started
+    record_metric("host_restart_to_healthy_s", round(total, 1))
+    assert waited is not None
+    assert total <= 60, total
+    # Every long-running service is back and healthy; the idle slot stayed stopped; data survived.
+    for service in ("db", active_slot(), "nginx"):
+        wait_for(
+            lambda s=service: (
+                host_sh(
+                    f"docker inspect --format '{{{{.State.Health.Status}}}}' {container_of(s)}"
+                ).stdout.strip()
+                == "healthy"
+            ),
+            timeout=60,
+            what=f"{service} healthy",
+        )
+    assert container_of("web-green") == ""
+    assert psql("SELECT count(*) FROM backup_probe;") == rows_before
+    assert get("/").header("X-App-Release") == FIRST
+
+
+def host_restart() -> int:
+    return subprocess.run(  # noqa: S603
+        ["docker", "restart", HOST],  # noqa: S607
+        capture_output=True,
+        timeout=120,
+        check=False,
+    ).returncode
