@@ -255,6 +255,9 @@ cmd_up() {
     compose logs --no-color --tail 40 >&2 || true
     die "the stack did not become healthy"
   fi
+  # nginx resolves `web` when it loads its config: when `up` recreated web alone (a new image), a graceful
+  # reload points nginx at the new container (compose.yml has no restart-on-dependency for nginx).
+  compose exec -T nginx nginx -s reload >&2 2>/dev/null || log "warning: nginx reload failed"
   log "up in $(($(date +%s) - started)) s; certificate: ${STATE}/tls/fullchain.pem (self-signed)"
   url
 }
