@@ -22,6 +22,7 @@ from helpers import REPO, run_playbook, sandbox_vars
 testinfra_hosts = [CF["name"]]
 
 TRUSTED_PEER = "172.30.80.1"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REFRESH_PLAYBOOK = REPO / "molecule" / "tls" / "refresh-ranges.yml"
 CURL = (
     "curl --silent --show-error --output /dev/null --write-out '%%{http_code}' --max-time 10"
@@ -38,8 +39,10 @@ def status(host, options: str, path: str = "/readyz", headers: dict | None = Non
 
 
 def stack_logs(host, marker: str) -> list[str]:
-    out = host.check_output("docker compose --project-name %s logs --no-color --no-log-prefix 2>&1", PROJECT)
-    return [line for line in out.splitlines() if marker in line]
+    out = host.check_output(
+        "docker compose --ansi never --project-name %s logs --no-color --no-log-prefix 2>&1", PROJECT
+    )
+    return [ANSI.sub("", line).strip() for line in out.splitlines() if marker in line]
 
 
 def test_origin_certificate_served_and_valid_for_the_domain(host):
