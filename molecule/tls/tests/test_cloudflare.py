@@ -25,7 +25,7 @@ TRUSTED_PEER = "172.30.80.1"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REFRESH_PLAYBOOK = REPO / "molecule" / "tls" / "refresh-ranges.yml"
 CURL = (
-    "curl --silent --show-error --output /dev/null --write-out '%%{http_code}' --max-time 10"
+    "curl --silent --show-error --output /dev/null --write-out '%{http_code}' --max-time 10"
     f" --resolve {CF_DOMAIN}:443:127.0.0.1 --cacert /root/pki/origin-ca.pem"
 )
 CLIENT = "--cert /root/pki/pull-client.pem --key /root/pki/pull-client.key"
