@@ -50,8 +50,8 @@ down: ## Stop the local stack
 deploy: venv ## Provision with Ansible: no ENV = local sandbox host; ENV=prod|staging for real hosts
 	scripts/deploy.sh $(ENV)
 
-bench: venv images ## Side-by-side performance figures into docs/benchmarks.md (QUICK=1: seconds, figures only)
-	bench/run.sh $(if $(QUICK),--quick)
+bench: venv images ## Side-by-side performance figures into docs/benchmarks.md (QUICK=1: seconds, figures only; BENCH_DEPLOY=1: sandbox deploy too)
+	bench/run.sh $(if $(QUICK),--quick) $(if $(BENCH_DEPLOY),--deploy)
 
 clean: ## Remove the virtualenv and local state (keeps Docker images)
 	rm -rf $(VENV) .local

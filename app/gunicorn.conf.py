@@ -12,6 +12,8 @@ from pathlib import Path
 # Importable whatever the working directory (gunicorn only adds its chdir to sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from gunicorn.glogging import Logger
+
 from config.env import Choices, csv_list
 from config.env import config as env
 from config.logs import build_logging
@@ -53,6 +55,19 @@ log_level = env(
     cast=Choices(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], cast=str.upper),
 )
 loglevel = log_level.lower()
+
+
+class _NoAccessLogger(Logger):
+    """gunicorn's logger without the access log line (GUNICORN_ACCESS_LOG=false)."""
+
+    def access(self, resp, req, environ, request_time):
+        pass
+
+
+# Behind nginx, which logs every request itself, the access line here is a second record of the same request,
+# and it costs CPU on every request (formatting and the redaction filter): `make bench` measures it.
+if not env("GUNICORN_ACCESS_LOG", default=True, cast=bool):
+    logger_class = _NoAccessLogger
 logconfig_dict = build_logging(
     fmt=env("DJANGO_LOG_FORMAT", default="plain", cast=Choices(["plain", "json"])), level=log_level
 )

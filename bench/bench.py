@@ -33,11 +33,18 @@ DOMAIN = "site.bench.test"
 BARE_DOMAIN = "bare.bench.test"
 MIB = 1024 * 1024
 GZIP = ("Accept-Encoding", "gzip")
-# Tuning candidates measured in the same full run, each against the committed defaults (environment of web).
-VARIANTS = [
-    {"GUNICORN_MAX_REQUESTS": "0"},
-    # Cumulative (web's env file only grows): the previous change plus sync workers instead of threads.
-    {"GUNICORN_MAX_REQUESTS": "0", "GUNICORN_THREADS": "1"},
+# gunicorn candidates measured side by side with web's committed settings and the naive setup: each is a
+# container of the same image with web's environment plus these overrides, loaded directly like web.
+GUNICORN_VARIANTS = [
+    ("2x4 gthread", {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4"}),
+    ("2x2 gthread", {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "2"}),
+    ("2 sync", {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "1"}),
+    ("3 sync", {"GUNICORN_WORKERS": "3", "GUNICORN_THREADS": "1"}),
+    ("4 sync", {"GUNICORN_WORKERS": "4", "GUNICORN_THREADS": "1"}),
+    (
+        "2x4 gthread, no access log",
+        {"GUNICORN_WORKERS": "2", "GUNICORN_THREADS": "4", "GUNICORN_ACCESS_LOG": "false"},
+    ),
 ]
 
 
@@ -92,6 +99,8 @@ class Target:
     label: str
     url: str
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # Containers whose CPU time is counted per request (label -> container name).
+    cpu: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +110,9 @@ class WrkResult:
     p99: float
     requests: int
     errors: int
+    # CPU microseconds per request, per container (cgroup counters, so load from other processes on the
+    # machine does not count, unlike req/s).
+    cpu_us: dict[str, float] = field(default_factory=dict)
 
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -132,7 +144,24 @@ def median_result(results: list[WrkResult]) -> WrkResult:
         statistics.median(r.p99 for r in results),
         sum(r.requests for r in results),
         sum(r.errors for r in results),
+        {k: statistics.median(r.cpu_us[k] for r in results) for k in results[0].cpu_us},
     )
+
+
+def cgroup_dirs(container_id: str) -> list[Path]:
+    return [
+        Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope"),
+        Path(f"/sys/fs/cgroup/docker/{container_id}"),
+    ]
+
+
+def cpu_ns(container_id: str) -> int:
+    """CPU time a container has used so far (cgroup v2 cpu.stat, or v1 cpuacct)."""
+    for base in cgroup_dirs(container_id):
+        if (base / "cpu.stat").exists():
+            stat = dict(line.split() for line in (base / "cpu.stat").read_text().splitlines())
+            return int(stat["usage_usec"]) * 1000
+    return int(Path(f"/sys/fs/cgroup/cpuacct/docker/{container_id}/cpuacct.usage").read_text())
 
 
 # --- the run ---
@@ -157,6 +186,14 @@ class Bench:
         self.psql: subprocess.Popen | None = None
         self.memory_source = "docker stats"
         self.stalls: list[str] = []
+        self.ids: dict[str, str] = {}
+        self.loads: list[float] = []
+        self.variant_containers: dict[str, str] = {}
+
+    def cid(self, container: str) -> str:
+        if container not in self.ids:
+            self.ids[container] = run(["docker", "inspect", "-f", "{{.Id}}", container]).stdout.strip()
+        return self.ids[container]
 
     # docker helpers
     def container_ids(self) -> dict[str, str]:
@@ -276,11 +313,28 @@ class Bench:
             ]
         )
         app = [("Host", DOMAIN), ("X-Forwarded-Proto", "https")]
+        self.app_headers = app
+        svc = self.services
         self.dynamic = [
-            Target("stack", "stack: nginx (HTTPS) -> gunicorn 2x4 gthread", f"https://{DOMAIN}:443/"),
-            Target("direct", "gunicorn direct (same web container)", f"http://{self.web_ip}:8000/", app),
             Target(
-                "naive", "naive: `gunicorn config.wsgi` (1 sync worker)", f"http://{self.naive_ip}:8000/", app
+                "stack",
+                "stack: nginx (HTTPS) -> gunicorn",
+                f"https://{DOMAIN}:443/",
+                cpu={"nginx": svc["nginx"], "web": svc["web"], "db": svc["db"]},
+            ),
+            Target(
+                "direct",
+                "gunicorn direct (same web container)",
+                f"http://{self.web_ip}:8000/",
+                app,
+                cpu={"web": svc["web"], "db": svc["db"]},
+            ),
+            Target(
+                "naive",
+                "naive: `gunicorn config.wsgi` (1 sync worker)",
+                f"http://{self.naive_ip}:8000/",
+                app,
+                cpu={"naive": self.naive, "db": svc["db"]},
             ),
         ]
         deadline = time.monotonic() + 60
@@ -300,14 +354,27 @@ class Bench:
             hdr = [GZIP] if gz else []
             suffix = " gzip" if gz else ""
             self.static += [
-                Target(f"static-stack{suffix}", f"stack nginx{suffix}", f"https://{DOMAIN}:443{css}", hdr),
+                Target(
+                    f"static-stack{suffix}",
+                    f"stack nginx{suffix}",
+                    f"https://{DOMAIN}:443{css}",
+                    hdr,
+                    cpu={"nginx": svc["nginx"]},
+                ),
                 Target(
                     f"static-wn{suffix}",
                     f"WhiteNoise in gunicorn{suffix}",
                     f"http://{self.web_ip}:8000{css}",
                     app + hdr,
+                    cpu={"web": svc["web"]},
                 ),
-                Target(f"static-bare{suffix}", f"bare nginx{suffix}", f"https://{BARE_DOMAIN}:443{css}", hdr),
+                Target(
+                    f"static-bare{suffix}",
+                    f"bare nginx{suffix}",
+                    f"https://{BARE_DOMAIN}:443{css}",
+                    hdr,
+                    cpu={"bare": self.bare},
+                ),
             ]
         self.check_targets(css)
 
@@ -374,10 +441,7 @@ class Bench:
     def cgroup_memory(container_id: str) -> float:
         """MiB used by a container as `docker stats` computes it (usage minus inactive page cache), read from
         its cgroup: on some machines (nested cgroup v1) `docker stats` itself reports 0 B."""
-        for base in (
-            Path(f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope"),
-            Path(f"/sys/fs/cgroup/docker/{container_id}"),
-        ):
+        for base in cgroup_dirs(container_id):
             if (base / "memory.current").exists():
                 stat = dict(line.split() for line in (base / "memory.stat").read_text().splitlines())
                 return (int((base / "memory.current").read_text()) - int(stat.get("inactive_file", 0))) / MIB
@@ -423,13 +487,23 @@ class Bench:
         ]
         for name, value in t.headers:
             cmd += ["-H", f"{name}: {value}"]
-        result = parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+        counted = {**t.cpu, "wrk": self.wrk}
+
+        def once() -> WrkResult:
+            before = {k: cpu_ns(self.cid(c)) for k, c in counted.items()}
+            result = parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+            after = {k: cpu_ns(self.cid(c)) for k, c in counted.items()}
+            result.cpu_us = {k: (after[k] - before[k]) / 1000 / max(result.requests, 1) for k in counted}
+            return result
+
+        self.loads.append(os.getloadavg()[0])
+        result = once()
         if result.requests == 0:
             # Not one answer in the whole run: gunicorn stalls for seconds when its workers recycle
             # (max_requests); counted, then measured once more so that a short run still gives a figure.
             self.stalls.append(t.key)
             log(f"{t.key}: no response in {duration} s (stall), running it again")
-            result = parse_wrk(run([*cmd, t.url], timeout=duration + 30).stdout)
+            result = once()
         return result
 
     def load(self, targets: list[Target], *, watch: set[str] = frozenset()) -> dict[str, WrkResult]:
@@ -506,15 +580,11 @@ class Bench:
         }
         log(f"static file: {len(self.static)} targets x {self.repeat} x {self.duration} s")
         self.figures["static"] = {k: vars(v) for k, v in self.load(self.static).items()}
-        if not self.quick:
-            for env in VARIANTS:
-                self.variant(env)
+        self.gunicorn_variants()
         self.figures["load_seconds"] = round(time.monotonic() - started)
         self.figures["stalls"] = self.stalls
         self.figures["memory_source"] = self.memory_source
         self.builds()
-        if self.args.deploy:
-            self.deploy()
 
     def gunicorn_settings(self) -> dict[str, str]:
         """The settings web's gunicorn really runs with (its config file under the container's "
@@ -566,34 +636,65 @@ class Bench:
         self.watched_requests = 0
         self.peak_connections = 0
 
-    def variant(self, env: dict[str, str]) -> None:
-        """The stack again with web's environment changed (a tuning candidate, not committed): web and nginx
-        are recreated, and the figures that depend on gunicorn are measured once more."""
-        label = " ".join(f"{k}={v}" for k, v in env.items())
-        log(f"variant {label}: recreating web")
-        with (self.state / "stack.env").open("a") as fh:
-            fh.writelines(f"{k}={v}\n" for k, v in env.items())
-        run(
-            [str(ROOT / "scripts/local-stack.sh"), "compose", "up", "--detach", "--wait", "web", "nginx"],
-            timeout=300,
-        )
-        self.refresh()
-        self.watch_reset()
-        # The naive setup again, interleaved: the variant's ratio to it is measured at the same moment.
-        targets = [*self.dynamic, self.static[1]]
-        results = self.load(targets, watch={"stack"})
-        self.figures.setdefault("variants", []).append(
-            {
-                "env": label,
-                "results": {k: vars(v) for k, v in results.items()},
-                "db": {
-                    "new_connections": self.new_connections,
-                    "requests": self.watched_requests,
-                    "per_1000": 1000 * self.new_connections / max(self.watched_requests, 1),
-                    "peak_open": self.peak_connections,
-                },
-            }
-        )
+    def gunicorn_variants(self) -> None:
+        """gunicorn settings side by side: one container per candidate (web's image and environment plus the
+        candidate's GUNICORN_* values), all loaded directly, interleaved with web and the naive setup."""
+        backend = f"{self.project}_backend"
+        env_file = self.state / "variant.env"
+        web_env = self.web_env()
+        keep = {k: v for k, v in web_env.items() if k.startswith(("DJANGO_", "POSTGRES_", "GUNICORN_"))}
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in keep.items()))
+        for i, (name, env) in enumerate(GUNICORN_VARIANTS):
+            container = f"{self.project}-gv{i}"
+            self.variant_containers[name] = container
+            overrides = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+            run(
+                [
+                    "docker", "run", "-d", "--name", container, "--network", backend,
+                    "--env-file", str(env_file), "-e", "GUNICORN_FORWARDED_ALLOW_IPS=*",
+                    "--memory", "384m", *overrides, self.args.app_image,
+                ]
+            )  # fmt: skip
+        targets = [self.dynamic[1], self.dynamic[2]]
+        for name, container in self.variant_containers.items():
+            ip = self.ip(container, backend)
+            targets.append(
+                Target(
+                    f"variant {name}",
+                    name,
+                    f"http://{ip}:8000/",
+                    self.app_headers,
+                    cpu={"web": container, "db": self.services["db"]},
+                )
+            )
+        deadline = time.monotonic() + 90
+        for t in targets[2:]:
+            while (status := self.curl(t.url, t.headers)[0]) != 200:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn variant {t.label} does not answer 200 (last: {status})")
+                time.sleep(0.5)
+        time.sleep(2)
+        idle = {name: self.cgroup_memory(self.cid(c)) for name, c in self.variant_containers.items()}
+        log(f"gunicorn variants: {len(targets)} targets x {self.repeat} x {self.duration} s")
+        results = self.load(targets)
+        for name, env in GUNICORN_VARIANTS:
+            # The switch works (GUNICORN_ACCESS_LOG): access lines exactly where they are expected.
+            logs = run(["docker", "logs", self.variant_containers[name]]).stdout
+            if ("[gunicorn.access]" in logs) != (env.get("GUNICORN_ACCESS_LOG", "true") != "false"):
+                raise RuntimeError(f"gunicorn candidate {name}: access log lines do not match its settings")
+        self.figures["variants"] = {
+            "direct": vars(results["direct"]),
+            "naive": vars(results["naive"]),
+            "candidates": [
+                {
+                    "name": name,
+                    "env": env,
+                    "memory_idle": idle[name],
+                    **vars(results[f"variant {name}"]),
+                }
+                for name, env in GUNICORN_VARIANTS
+            ],
+        }
 
     def build(self, no_cache: bool) -> float:
         cmd = [
@@ -623,29 +724,58 @@ class Bench:
         log("warm build of the app image")
         self.figures["build_warm_s"] = self.build(no_cache=False)
 
-    def deploy(self) -> None:
-        def timed(*args: str) -> tuple[float, int]:
-            started = time.monotonic()
-            out = run([str(ROOT / "scripts/deploy.sh"), "sandbox", *args], timeout=1200).stdout
-            changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", out))
-            return time.monotonic() - started, changed
-
-        log("deploy: destroying the sandbox host, then a cold deploy, a no-op rerun and a code-only redeploy")
-        run([str(ROOT / "scripts/sandbox-host.sh"), "destroy"], timeout=300)
-        cold, _ = timed()
-        noop, changed = timed()
-        code, _ = timed("--app-only", "-e", f"stack_release=bench-{secrets.token_hex(3)}")
-        self.figures["deploy"] = {
-            "cold_s": cold,
-            "noop_s": noop,
-            "noop_changed": changed,
-            "code_only_s": code,
-        }
-
     def close(self) -> None:
         if self.psql is not None:
             self.psql.stdin.close()
             self.psql.wait(timeout=10)
+
+
+# --- deploy (bench/run.sh --deploy) ---
+
+
+def deploy_figures(out: Path) -> int:
+    """Times scripts/deploy.sh on a fresh sandbox host: cold deploy, no-op rerun (its changed count from the
+    recap), code-only redeploy (`--app-only` with a new release label: the image is rebuilt from the warm
+    cache, delivered, migrated and switched to). Release labels are fixed per run so that the rerun has
+    unchanged inputs even when the working tree moves. Writes the figures to `out` (JSON)."""
+    deploy_sh, sandbox_sh = str(ROOT / "scripts/deploy.sh"), str(ROOT / "scripts/sandbox-host.sh")
+    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"]).stdout.strip()
+    release = f"bench-{commit}"
+    logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-deploy-{secrets.token_hex(3)}"
+    logs.mkdir()
+    fig: dict = {"commit": commit, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    fig["load_before"] = os.getloadavg()[0]
+
+    def timed(name: str, cmd: list[str]) -> tuple[float, str]:
+        log(f"deploy: {name}: {' '.join(cmd[1:])}")
+        started = time.monotonic()
+        result = run(cmd, timeout=1200, check=False, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+        seconds = time.monotonic() - started
+        (logs / f"{name}.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            fig.setdefault("failed", []).append(name)
+            log(f"deploy: {name} failed after {seconds:.0f} s (exit {result.returncode}), log in {logs}")
+        return seconds, result.stdout
+
+    def recap(out: str) -> dict[str, int]:
+        found = re.findall(r"ok=(\d+)\s+changed=(\d+)", out)
+        return {"ok": sum(int(a) for a, _ in found), "changed": sum(int(b) for _, b in found)}
+
+    run([sandbox_sh, "destroy"], timeout=300)
+    fig["host_create_s"], _ = timed("create", [sandbox_sh, "create"])
+    fig["cold_s"], out_cold = timed("cold", [deploy_sh, "sandbox", "-e", f"stack_release={release}"])
+    fig["cold"] = recap(out_cold)
+    fig["noop_s"], out_noop = timed("noop", [deploy_sh, "sandbox", "-e", f"stack_release={release}"])
+    fig["noop"] = recap(out_noop)
+    fig["code_only_s"], out_code = timed(
+        "code-only", [deploy_sh, "sandbox", "--app-only", "-e", f"stack_release={release}-2"]
+    )
+    fig["code_only"] = recap(out_code)
+    fig["load_after"] = os.getloadavg()[0]
+    fig["logs"] = str(logs)
+    out.write_text(json.dumps(fig, indent=2) + "\n")
+    log(f"deploy figures: {json.dumps(fig)}")
+    return 1 if fig.get("failed") else 0
 
 
 # --- report ---
@@ -660,13 +790,31 @@ def num(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
+def server_cpu(r: dict) -> float:
+    """CPU microseconds per request on the serving side (every counted container but the load generator)."""
+    return sum(v for k, v in r.get("cpu_us", {}).items() if k != "wrk")
+
+
+def cpu_text(r: dict) -> str:
+    parts = " + ".join(f"{k} {v:,.0f}" for k, v in r.get("cpu_us", {}).items() if k != "wrk")
+    return f"{server_cpu(r):,.0f} ({parts})" if "+" in parts else f"{server_cpu(r):,.1f}"
+
+
+def ratio(group: dict, a: str, b: str) -> float | None:
+    if a in group and b in group and group[b]["rps"]:
+        return group[a]["rps"] / group[b]["rps"]
+    return None
+
+
+def report(fig: dict, quick: bool) -> tuple[str, str, list[str]]:
     """The markdown tables and the list of missing figures."""
     missing = []
     dyn, sta = fig.get("dynamic", {}), fig.get("static", {})
+    variants = (fig.get("variants") or {}).get("candidates") or []
     for group, keys in (
         (dyn, ["stack", "direct", "naive"]),
         (sta, [f"static-{w}{g}" for w in ("stack", "wn", "bare") for g in ("", " gzip")]),
+        ({v["name"]: v for v in variants}, [name for name, _ in GUNICORN_VARIANTS]),
     ):
         for key in keys:
             r = group.get(key)
@@ -674,51 +822,73 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
                 missing.append(f"wrk {key}")
             elif r["errors"]:
                 missing.append(f"wrk {key} ({r['errors']} errors or non-2xx responses)")
+            elif not r.get("cpu_us"):
+                missing.append(f"CPU per request {key}")
+    w = fig["wrk"]
     lines = [
-        "| load (wrk -t1 -c{c} -d{d}s, median of {n}) | req/s | p50 ms | p99 ms | ratio |".format(
-            **fig["wrk"]
-        ),
-        "| --- | ---: | ---: | ---: | --- |",
+        f"| load (wrk -t1 -c{w['c']} -d{w['d']}s, median of {w['n']}) | req/s | p50 ms | p99 ms "
+        "| server CPU us/request | ratio (req/s) |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
     labels = {
-        "stack": "`/` through the stack (nginx HTTPS -> gunicorn {w}x{t} gthread)",
+        "stack": "`/` through the stack (nginx HTTPS -> gunicorn {w}x{t} {c})",
         "direct": "`/` direct to gunicorn (same web container)",
         "naive": "`/` naive `gunicorn config.wsgi` (1 sync worker)",
         "static-stack": "CSS through the stack's nginx",
         "static-wn": "CSS through WhiteNoise in gunicorn",
         "static-bare": "CSS through a bare nginx",
     }
-
-    def ratio(a: str, b: str, group: dict) -> float | None:
-        if a in group and b in group and group[b]["rps"]:
-            return group[a]["rps"] / group[b]["rps"]
-        return None
+    g = fig.get("gunicorn", {})
 
     def row(key: str, group: dict, label_key: str, extra: str = "") -> None:
         r = group.get(key)
-        label = labels[label_key].format(w=fig["workers"], t=fig["threads"]) + extra
+        label = (
+            labels[label_key].format(w=fig["workers"], t=fig["threads"], c=g.get("worker_class", "")) + extra
+        )
         if r is None:
-            lines.append(f"| {label} | missing | | | |")
+            lines.append(f"| {label} | missing | | | | |")
             return
         rat = ""
         if key == "stack":
-            naive, direct = ratio("stack", "naive", group), ratio("stack", "direct", group)
+            naive, direct = ratio(group, "stack", "naive"), ratio(group, "stack", "direct")
             rat = f"{num(naive, '.2f')}x naive, {num(direct, '.2f')}x direct"
         elif key == "direct":
-            rat = f"{num(ratio('direct', 'naive', group), '.2f')}x naive"
+            rat = f"{num(ratio(group, 'direct', 'naive'), '.2f')}x naive"
         elif key.startswith("static-stack"):
-            g = key[len("static-stack") :]
+            gz = key[len("static-stack") :]
             rat = (
-                f"{num(ratio(key, 'static-bare' + g, group), '.2f')}x bare, "
-                f"{num(ratio(key, 'static-wn' + g, group), '.1f')}x WhiteNoise"
+                f"{num(ratio(group, key, 'static-bare' + gz), '.2f')}x bare, "
+                f"{num(ratio(group, key, 'static-wn' + gz), '.1f')}x WhiteNoise"
             )
-        lines.append(f"| {label} | {fmt_rps(r)} | {r['p50']:.2f} | {r['p99']:.2f} | {rat} |")
+        lines.append(f"| {label} | {fmt_rps(r)} | {r['p50']:.2f} | {r['p99']:.2f} | {cpu_text(r)} | {rat} |")
 
     for key in ("stack", "direct", "naive"):
         row(key, dyn, key)
-    for g in ("", " gzip"):
-        for w in ("stack", "wn", "bare"):
-            row(f"static-{w}{g}", sta, f"static-{w}", " (Accept-Encoding: gzip)" if g else " (identity)")
+    for gz in ("", " gzip"):
+        for who in ("stack", "wn", "bare"):
+            row(
+                f"static-{who}{gz}", sta, f"static-{who}", " (Accept-Encoding: gzip)" if gz else " (identity)"
+            )
+
+    # gunicorn candidates, side by side
+    vlines = []
+    if variants:
+        vf = fig["variants"]
+        vlines = [
+            f"| `/` direct, side by side (wrk -t1 -c{w['c']} -d{w['d']}s, median of {w['n']}) "
+            "| req/s | p50 ms | p99 ms | CPU us/request (gunicorn) | idle MiB | req/s / naive |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        naive = vf["naive"]
+        for name, r in [("web (committed settings)", vf["direct"]), ("naive (1 sync worker)", naive)] + [
+            (v["name"], v) for v in variants
+        ]:
+            mem = f"{r['memory_idle']:.0f}" if "memory_idle" in r else ""
+            cpu = r.get("cpu_us", {}).get("web", r.get("cpu_us", {}).get("naive", 0))
+            vlines.append(
+                f"| {name} | {fmt_rps(r)} | {r['p50']:.2f} | {r['p99']:.2f} | {cpu:,.0f} | {mem} | "
+                f"{r['rps'] / naive['rps']:.2f}x |"
+            )
 
     # targets
     targets = ["| figure | value | target | |", "| --- | --- | --- | --- |"]
@@ -729,9 +899,9 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
             return
         targets.append(f"| {name} | {text} | {goal} | {'met' if ok(value) else '**missed**'} |")
 
-    r = ratio("stack", "naive", dyn)
+    r = ratio(dyn, "stack", "naive")
     target("dynamic: stack / naive", r, f"{r or 0:.2f}x", ">= 1.5x", lambda v: v >= 1.5)
-    r = ratio("stack", "direct", dyn)
+    r = ratio(dyn, "stack", "direct")
     cost = None if r is None else 1 - r
     target(
         "dynamic: proxy cost (1 - stack / direct)",
@@ -740,10 +910,10 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
         "<= 15 %",
         lambda v: v <= 0.15,
     )
-    for g, gl in (("", "identity"), (" gzip", "gzip")):
-        r = ratio("static-stack" + g, "static-bare" + g, sta)
+    for gz, gl in (("", "identity"), (" gzip", "gzip")):
+        r = ratio(sta, "static-stack" + gz, "static-bare" + gz)
         target(f"static ({gl}): stack nginx / bare nginx", r, f"{r or 0:.2f}x", ">= 0.9x", lambda v: v >= 0.9)
-        r = ratio("static-stack" + g, "static-wn" + g, sta)
+        r = ratio(sta, "static-stack" + gz, "static-wn" + gz)
         target(f"static ({gl}): stack nginx / WhiteNoise", r, f"{r or 0:.1f}x", ">= 7x", lambda v: v >= 7)
     db = fig.get("db")
     if db is None:
@@ -794,28 +964,42 @@ def report(fig: dict, quick: bool) -> tuple[str, list[str]]:
         f"| app image build, warm cache | {f'{warm:.1f} s' if warm is not None else 'missing'} | (report) | |"
     )
     dep = fig.get("deploy")
+    failed = set(dep.get("failed", [])) if dep else set()
+
+    def dep_value(key: str) -> float | None:
+        name = {"cold_s": "cold", "noop_s": "noop", "code_only_s": "code-only"}[key]
+        return None if not dep or name in failed else dep[key]
+
+    def dep_text(key: str, recap: str) -> str:
+        if not dep:
+            return ""
+        return f"{dep[key]:.0f} s ({dep[recap]['changed']} changed, commit {dep['commit']})"
+
     target(
         "cold deploy (sandbox)",
-        dep and dep["cold_s"],
-        f"{dep and dep['cold_s']:.0f} s" if dep else "",
+        dep_value("cold_s"),
+        dep_text("cold_s", "cold"),
         "<= 120 s",
         lambda v: v <= 120,
     )
     target(
         "no-op rerun (sandbox)",
-        dep and dep["noop_s"],
-        f"{dep['noop_s']:.0f} s, {dep['noop_changed']} changed" if dep else "",
+        dep_value("noop_s"),
+        dep_text("noop_s", "noop"),
         "<= 30 s, 0 changed",
-        lambda v: v <= 30 and dep["noop_changed"] == 0,
+        lambda v: v <= 30 and dep["noop"]["changed"] == 0,
     )
     target(
         "code-only redeploy (sandbox)",
-        dep and dep["code_only_s"],
-        f"{dep and dep['code_only_s']:.0f} s" if dep else "",
+        dep_value("code_only_s"),
+        dep_text("code_only_s", "code_only"),
         "(report)",
         lambda v: True,
     )
-    return "\n".join(lines) + "\n\n" + "\n".join(targets) + "\n", missing
+    if failed:
+        targets.append(f"| deploy steps that failed | {', '.join(sorted(failed))} | | **failed** |")
+    out = "\n".join(lines) + "\n\n" + "\n".join(targets) + "\n"
+    return out, "\n".join(vlines) + "\n" if vlines else "", missing
 
 
 def tool_versions(fig: dict, args: argparse.Namespace) -> dict[str, str]:
@@ -869,19 +1053,37 @@ def measure(args: argparse.Namespace) -> int:
         ["docker", "inspect", "-f", "{{.Config.Image}}", bench.services["db"]]
     ).stdout.strip()
     fig["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    fig["commit"] = run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], check=False
+    ).stdout.strip()
     fig["total_seconds"] = round(time.time() - args.started)
-    tables, missing = report(fig, args.quick)
-    print(tables)
+    fig["load"] = {
+        "min": min(bench.loads),
+        "median": statistics.median(bench.loads),
+        "max": max(bench.loads),
+    }
+    fig["machine"] = machine()
+    fig["versions"] = tool_versions(fig, args) if args.write_doc or args.figures_out else {}
     (bench.state / "figures.json").write_text(json.dumps(fig, indent=2))
+    if args.figures_out:
+        Path(args.figures_out).write_text(json.dumps(fig, indent=2))
+    return render_report(fig, args.deploy_figures, args.write_doc, quick=args.quick)
+
+
+def render_report(fig: dict, deploy_figures: str | None, write_doc: str | None, *, quick: bool) -> int:
+    if deploy_figures and Path(deploy_figures).exists():
+        fig["deploy"] = json.loads(Path(deploy_figures).read_text())
+    tables, variants, missing = report(fig, quick)
+    print(tables + "\n" + variants)
     if missing:
         log("figures: " + json.dumps(fig, indent=1))
         log("missing figures: " + "; ".join(missing))
         return 1
-    if args.write_doc:
+    if write_doc:
         from doc import render  # bench/doc.py, next to this file
 
-        Path(args.write_doc).write_text(render(fig, tables, machine(), tool_versions(fig, args)))
-        log(f"wrote {args.write_doc}")
+        Path(write_doc).write_text(render(fig, tables, variants))
+        log(f"wrote {write_doc}")
     log(f"done in {fig['total_seconds']} s")
     return 0
 
@@ -890,18 +1092,30 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("free-resources")
+    d = sub.add_parser("deploy")
+    d.add_argument("--out", required=True)
+    r = sub.add_parser("render", help="docs/benchmarks.md again from saved figures (measure --figures-out)")
+    r.add_argument("--figures", required=True)
+    r.add_argument("--deploy-figures")
+    r.add_argument("--write-doc", required=True)
     m = sub.add_parser("measure")
     for name in ("project", "state", "app-image", "python-image", "nginx-image", "wrk-image"):
         m.add_argument(f"--{name}", required=True)
     m.add_argument("--up-seconds", type=int, required=True)
     m.add_argument("--started", type=int, required=True)
     m.add_argument("--quick", action="store_true")
-    m.add_argument("--deploy", action="store_true")
+    m.add_argument("--deploy-figures", help="JSON written by the deploy subcommand (shown in the report)")
     m.add_argument("--write-doc")
+    m.add_argument("--figures-out", help="also write the figures (JSON) here")
     args = parser.parse_args()
     if args.cmd == "free-resources":
         print(free_port(), free_port(), free_subnet())
         return 0
+    if args.cmd == "deploy":
+        return deploy_figures(Path(args.out))
+    if args.cmd == "render":
+        fig = json.loads(Path(args.figures).read_text())
+        return render_report(fig, args.deploy_figures, args.write_doc, quick=False)
     return measure(args)
 
 

@@ -1,6 +1,21 @@
-"""docs/benchmarks.md from the figures of one full `make bench` run (bench/bench.py calls render)."""
+"""docs/benchmarks.md from the figures of one full `make bench` run (bench/bench.py calls render).
+
+Figures measured before a tuning was applied (the "before" of before/after) come from earlier runs of the same
+harness and are quoted with the commit they were measured at; everything else is this run's.
+"""
 
 from __future__ import annotations
+
+import statistics
+
+# Before/after of the tunings of this round, measured side by side with the harness of this directory
+# (bench/run.sh or its containers by hand) on the reference machine; the "after" is repeated by every run.
+BEFORE = {
+    "image_mb": (224, "1a7c7c6"),
+    "static_cpu": (20.4, 16.6, 18.5),  # us per CSS request: stack nginx before, after, bare nginx (0ef5efd)
+    "noop_to_failure": (119, 80),  # s, sandbox rerun to the same task, without and with pipelining
+}
+NO_ACCESS_LOG = "2x4 gthread, no access log"
 
 
 def _ratio(group: dict, a: str, b: str) -> float | None:
@@ -9,204 +24,226 @@ def _ratio(group: dict, a: str, b: str) -> float | None:
     return None
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.0f} %"
+def _server(r: dict) -> float:
+    return sum(v for k, v in r.get("cpu_us", {}).items() if k != "wrk")
 
 
 def _x(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}x"
 
 
-def _variants(fig: dict) -> str:
-    variants = fig.get("variants") or []
-    if not variants:
-        return "No tuning variant was measured in this run.\n"
-    dyn, sta, db = fig["dynamic"], fig["static"], fig["db"]
-    base = f"committed defaults (max_requests {fig['gunicorn']['max_requests']})"
-    head = "| | " + base + " | " + " | ".join(f"`{v['env']}`" for v in variants) + " |"
-    lines = [head, "| --- | ---: |" + " ---: |" * len(variants)]
+def _ceiling(fig: dict) -> tuple[float, float, float]:
+    """The stack/naive ratio the CPUs allow: the naive setup is one process (at most one CPU), the stack and
+    the load generator share all CPUs. Returns (ceiling, stack us/request incl. wrk, naive us/request)."""
+    dyn = fig["dynamic"]
+    ncpu = int(fig["machine"]["nproc"])
+    stack = _server(dyn["stack"]) + dyn["stack"]["cpu_us"]["wrk"]
+    naive = dyn["naive"]["cpu_us"]["naive"]
+    return ncpu * naive / stack, stack, naive
 
-    def row(name: str, base_value: str, fn) -> None:
-        lines.append(f"| {name} | {base_value} | " + " | ".join(fn(v) for v in variants) + " |")
 
-    def rps(r: dict) -> str:
-        return f"{r['rps']:,.0f} req/s, p99 {r['p99']:.0f} ms"
-
-    row("`/` through the stack", rps(dyn["stack"]), lambda v: rps(v["results"]["stack"]))
-    row("`/` direct to gunicorn", rps(dyn["direct"]), lambda v: rps(v["results"]["direct"]))
-    row("`/` naive (again, same moment)", rps(dyn["naive"]), lambda v: rps(v["results"]["naive"]))
-    row("CSS through WhiteNoise", rps(sta["static-wn"]), lambda v: rps(v["results"]["static-wn"]))
-    row(
-        "new PostgreSQL connections per 1,000 requests",
-        f"{db['per_1000']:.2f}",
-        lambda v: f"{v['db']['per_1000']:.2f}",
+def _gunicorn(fig: dict) -> str:
+    v = fig["variants"]
+    every = {c["name"]: c for c in v["candidates"]}
+    cands = {n: c for n, c in every.items() if n != NO_ACCESS_LOG}
+    g = fig["gunicorn"]
+    committed = f"{g['workers']}x{g['threads']} {g['worker_class']}"
+    cpu = {n: c["cpu_us"]["web"] for n, c in cands.items()}
+    best_cpu = min(cpu, key=cpu.get)
+    best_rps = max(cands, key=lambda n: cands[n]["rps"])
+    sync = [n for n in cands if "sync" in n]
+    threaded = [n for n in cands if "gthread" in n]
+    sync_cpu = statistics.median(cpu[n] for n in sync)
+    gthread_cpu = statistics.median(cpu[n] for n in threaded)
+    ceiling, stack_us, naive_us = _ceiling(fig)
+    ncpu = fig["machine"]["nproc"]
+    text = (
+        f"1. **Worker class and threads: {committed}, kept.** {len(cands)} worker settings ran side by side "
+        "(same image, same database, loaded directly like web, interleaved with the naive setup; table "
+        f"above). req/s is the noisy figure on a shared machine (load average {fig['load']['min']:.1f} to "
+        f"{fig['load']['max']:.1f} during this run): most req/s here {best_rps}, "
+        f"{cands[best_rps]['rps']:,.0f}. CPU time per request, read from each container's cgroup, does "
+        f"not depend on what else runs: least CPU per request {best_cpu} ({cpu[best_cpu]:,.0f} us); the "
+        f"gthread candidates {gthread_cpu:,.0f} us (median), the sync ones {sync_cpu:,.0f} us. Sync workers "
+        "cost more per request because they do not keep connections alive (every request a new TCP "
+        "connection, from wrk here and from nginx in the stack, whose upstream keepalive they defeat) and "
+        "more processes on 2 CPUs add switches; nginx already buffers slow clients, so the sync worker's "
+        "weakness is not the argument, its missing keepalive is. gthread 2x4 also bounds a slow query or "
+        "upstream call to one thread, and adds no process (memory: each candidate's idle MiB in the table)."
     )
-    row("peak open connections (web)", str(db["peak_open"]), lambda v: str(v["db"]["peak_open"]))
-    row(
-        "stack / naive",
-        _x(_ratio(dyn, "stack", "naive")),
-        lambda v: _x(v["results"]["stack"]["rps"] / v["results"].get("naive", dyn["naive"])["rps"]),
+    with_log, without = every["2x4 gthread"]["cpu_us"]["web"], every[NO_ACCESS_LOG]["cpu_us"]["web"]
+    stack_naive = _ratio(fig["dynamic"], "stack", "naive")
+    text += (
+        f" The >= 1.5x target (this run: {_x(stack_naive)}) "
+        + (
+            "is met."
+            if (stack_naive or 0) >= 1.5
+            else "is **missed**, and cannot be met reliably on this machine:"
+        )
+        + f" the page costs the stack {stack_us:,.0f} us of CPU per request (nginx, gunicorn, PostgreSQL and "
+        f"wrk, all on {ncpu} CPUs) and the naive worker {naive_us:,.0f} us on at most one CPU, so with every "
+        f"CPU busy the stack can reach at most {ncpu} x {naive_us:,.0f} / {stack_us:,.0f} = "
+        f"{ceiling:.2f}x the naive req/s, and less while other jobs share the CPUs. With 4 CPUs the same "
+        f"costs allow {4 * naive_us / stack_us:.1f}x. What would lower the stack's cost: gunicorn's access "
+        "log line (through the redaction filter; the naive setup writes none, and nginx logs the request "
+        f"too): {with_log:,.0f} us per request with it, {without:,.0f} us without "
+        f"(`GUNICORN_ACCESS_LOG=false`, new, default on), {(with_log - without) / with_log * 100:.0f} % of "
+        "gunicorn's CPU. **Recommended** for the stack (docker/compose.yml and the stack role, not owned by "
+        "this change): `GUNICORN_ACCESS_LOG=false` for web, with nginx's access log format extended by "
+        "`$request_time $upstream_response_time` so the request record keeps its duration."
     )
-    return "\n".join(lines) + "\n"
-
-
-def _sync_vs_threads(fig: dict) -> str:
-    found = {v["env"]: v for v in fig.get("variants") or []}
-    gthread, sync = (
-        found.get("GUNICORN_MAX_REQUESTS=0"),
-        found.get("GUNICORN_MAX_REQUESTS=0 GUNICORN_THREADS=1"),
-    )
-    if not gthread or not sync:
-        return ""
-    a, b = gthread["results"]["stack"], sync["results"]["stack"]
-    better = "threads pay" if a["rps"] >= b["rps"] else "threads do not pay on this machine"
-    return (
-        f" Both without recycling, `/` through the stack: {a['rps']:,.0f} req/s (p99 {a['p99']:.0f} ms) with "
-        f"{fig['gunicorn']['workers']} x {fig['gunicorn']['threads']} gthread, {b['rps']:,.0f} req/s (p99 "
-        f"{b['p99']:.0f} ms) with {fig['gunicorn']['workers']} sync workers: {better} for this page; threads "
-        "stay the default because a slow query or a slow upstream call then blocks one thread, not a "
-        "whole worker."
-    )
+    return text
 
 
 def _decisions(fig: dict) -> str:
     g = fig["gunicorn"]
     dyn, sta, db = fig["dynamic"], fig["static"], fig["db"]
     parts = fig["image_parts"]
-    direct_naive = _ratio(dyn, "direct", "naive")
-    stack_naive = _ratio(dyn, "stack", "naive")
     proxy = _ratio(dyn, "stack", "direct")
+    nginx_us = dyn["stack"]["cpu_us"]["nginx"]
     bare = _ratio(sta, "static-stack", "static-bare")
     bare_gz = _ratio(sta, "static-stack gzip", "static-bare gzip")
-    wn = _ratio(sta, "static-stack", "static-wn")
-    wn_gz = _ratio(sta, "static-stack gzip", "static-wn gzip")
-    variant = next((v for v in fig.get("variants") or [] if "GUNICORN_MAX_REQUESTS" in v["env"]), None)
+    cpu_stack, cpu_bare = sta["static-stack"]["cpu_us"]["nginx"], sta["static-bare"]["cpu_us"]["bare"]
     recycling = g["max_requests"] not in ("0", "?")
-    slim = parts["pip"] + parts["other_locales"] + parts["gis"]
-    out = []
+    before_img, img_commit = BEFORE["image_mb"]
+    sb, sa, sbare = BEFORE["static_cpu"]
+    nb, na = BEFORE["noop_to_failure"]
+    out = [_gunicorn(fig)]
     out.append(
-        f"1. **Worker class and threads: {g['workers']} workers x {g['threads']} threads "
-        f"({g['worker_class']}).** "
-        f"Direct to gunicorn serves {_x(direct_naive)} the naive single sync worker, through the stack "
-        f"{_x(stack_naive)}. The page waits on PostgreSQL for part of every request; threads overlap "
-        "those waits "
-        "without the memory of more processes (each worker is a fork of the preloaded master with its own "
-        "connection pool), and two workers use both CPUs of the reference machine. More workers or threads "
-        "on 2 CPUs only add memory and database connections: the CPU is already saturated by the load "
-        "generator, nginx and the two workers."
-        + (
-            ""
-            if (stack_naive or 0) >= 1.5
-            else " On this machine the >= 1.5x target is **missed**: the page is CPU-bound (template "
-            "rendering, middleware, the access log line through the redaction filter that the naive setup "
-            "does not write), the load generator and nginx share the same 2 CPUs, and the naive worker keeps "
-            "one CPU busy on its own; the worker recycling of point 3 costs the rest. The tuning experiment "
-            "above shows what remains with recycling off."
-        )
-        + _sync_vs_threads(fig)
+        "2. **Proxy: HTTP/1.1 keepalive to gunicorn (`keepalive 16` in the upstream, `proxy_http_version "
+        "1.1` and an empty `Connection` header in proxy.conf), client keepalive 65 s.** req/s through the "
+        f"stack are {_x(proxy)} of direct gunicorn (proxy cost "
+        f"{'n/a' if proxy is None else f'{(1 - proxy) * 100:.0f} %'}), although the stack adds TLS (its "
+        "only scheme) and a second hop. That ratio swings from run to run on a shared machine; the CPU "
+        f"figures do not: nginx spends {nginx_us:,.0f} us per `/` request, "
+        f"{nginx_us / _server(dyn['stack']) * 100:.0f} % of the stack's server-side CPU "
+        f"({_server(dyn['stack']):,.0f} us), so on a machine where the CPUs are not shared with other jobs "
+        "the proxy costs about that share."
     )
-    out.append(
-        f"2. **Proxy: HTTP/1.1 keepalive to gunicorn (`keepalive 16` in the upstream, `proxy_http_version "
-        f"1.1` and an empty `Connection` header in proxy.conf), client keepalive 65 s.** The stack serves "
-        f"{_x(proxy)} of direct gunicorn, a proxy cost of {_pct(None if proxy is None else 1 - proxy)}, "
-        "although "
-        "it includes TLS (the stack's only site is HTTPS; gunicorn direct is plain HTTP). Without upstream "
-        "keepalive nginx would open a TCP connection to gunicorn for every request. The figure is noisy on a "
-        "shared machine (the two paths compete for the same 2 CPUs)"
-        + (
-            "; here the stack even beats direct: nginx buffers responses and frees gunicorn threads sooner."
-            if (proxy or 0) > 1
-            else "."
-        )
-    )
-    recycle_text = (
+    recycle = (
         f"3. **Worker recycling (`max_requests` {g['max_requests']}, jitter {g['max_requests_jitter']}).** "
-        f"Under this load ({dyn['stack']['rps']:,.0f} req/s over {g['workers']} workers) a worker is "
-        "recycled about every "
-        f"{int(g['max_requests']) * int(g['workers']) / max(dyn['stack']['rps'], 1):,.0f} s. Each recycle "
-        "replaces the worker's connection pool (new PostgreSQL connections: "
-        f"{db['per_1000']:.2f} per 1,000 requests) and, with the gthread worker, can stall: the "
-        "old worker stops accepting and closes its keepalive connections, clients and nginx reconnect to "
-        "the other worker, and runs of 1 s can see no answer at all"
+        f"At this run's {dyn['stack']['rps']:,.0f} req/s a worker is replaced about every "
+        f"{int(g['max_requests']) * int(g['workers']) / max(dyn['stack']['rps'], 1):,.0f} s; each "
+        "replacement opens a new pool (new PostgreSQL connections: "
+        f"{db['per_1000']:.2f} per 1,000 requests) and can stall a gthread worker for a moment"
         + (f" (this run: stalls in {', '.join(fig['stalls'])})" if fig.get("stalls") else "")
-        + "."
+        + ". At the earlier 1,000 requests that was about once a second, with 4 new connections per 1,000 "
+        "requests; now it is rare and still bounds memory growth from a leak."
         if recycling
-        else f"3. **Worker recycling (`max_requests` {g['max_requests']}).** Workers are not recycled by "
-        "request count, so pools (and their PostgreSQL connections) live as long as the workers."
+        else f"3. **Worker recycling (`max_requests` {g['max_requests']}).** Off: pools live as long as the "
+        "workers."
     )
-    if variant and recycling:
-        vr = variant["results"]
-        recycle_text += (
-            f" Measured in the same run with `{variant['env']}`: `/` through the stack "
-            f"{vr['stack']['rps']:,.0f} req/s (vs {dyn['stack']['rps']:,.0f}), WhiteNoise "
-            f"{vr['static-wn']['rps']:,.0f} req/s (vs {sta['static-wn']['rps']:,.0f}), "
-            f"{variant['db']['per_1000']:.2f} new connections per 1,000 requests (vs {db['per_1000']:.2f}). "
-            + (
-                "**Recommended:** raise `GUNICORN_MAX_REQUESTS` (or 0 to disable): recycling this often "
-                "costs connections and stalls."
-                if db["per_1000"] > 1
-                else "Recycling this rare costs little and still bounds memory growth from a leak, so it "
-                "stays on (`GUNICORN_MAX_REQUESTS=0` turns it off). At 1,000 requests (the earlier default) "
-                "workers recycled about once a second, with 4 new connections per 1,000 requests and stalls."
-            )
-        )
-    out.append(recycle_text)
+    out.append(recycle)
     out.append(
-        "4. **Database connections: Django's psycopg pool, one per worker (min 1, max = threads).** "
-        "Peak open "
-        f"from web under load: {db['peak_open']}, against {g['workers']} x {g['threads']} = "
+        "4. **Database connections: Django's psycopg pool, one per worker (min 1, max = threads).** Peak "
+        f"open from web under load: {db['peak_open']}, against {g['workers']} x {g['threads']} = "
         f"{int(g['workers']) * int(g['threads'])} (the bound the pool guarantees). New connections only come "
-        "from new workers (start and recycling); without recycling the target (<= 1 per 1,000 requests) is "
-        "met by construction. PgBouncer is not needed at this size."
+        "from new workers (start and recycling). PgBouncer is not needed at this size."
     )
     out.append(
-        "5. **Static files: nginx from the shared volume, `gzip_static` (collectstatic's precompressed .gz), "
-        "`access_log off`, one-year immutable caching for hashed names.** The stack's nginx serves the "
-        "CSS at "
-        f"{_x(bare)} (identity) and {_x(bare_gz)} (gzip) of a bare nginx with the same TLS setup, so the "
-        "security and cache headers and the regex location for hashed names cost little; the identity "
-        "ratio moves around 0.9 from run to run on a busy machine. Against WhiteNoise in gunicorn: "
-        f"{_x(wn, 1)} (identity) and {_x(wn_gz, 1)} (gzip). WhiteNoise stays in the app only as the "
-        "fallback when the app runs without nginx."
+        "5. **Static files: nginx from the shared volume, `gzip_static`, `open_file_cache`, `access_log off`,"
+        " "
+        "one-year immutable caching for hashed names, the security headers kept.** Tuned this round: "
+        "`open_file_cache` (descriptors and sizes of the served files stay open, no open/fstat/close per "
+        f"request). Measured side by side (commit 0ef5efd): nginx CPU per CSS request {sb} -> {sa} us, a "
+        f"bare nginx {sbare} us; the nested regex location and the nine `add_header` lines cost under 1 us "
+        f"(tried flat and without headers: no measurable change). This run: stack nginx {cpu_stack:.1f} us, "
+        f"bare {cpu_bare:.1f} us per request; req/s {_x(bare)} of bare (identity) and {_x(bare_gz)} "
+        "(gzip). These req/s are bounded by the single wrk thread (its own CPU per request is about as "
+        "high as nginx's) and swing with the machine's load; the CPU per request is the stable figure. "
+        "WhiteNoise stays in the app only as the fallback when it runs without nginx."
     )
     idle = sum(fig["memory_idle"].values())
     out.append(
         f"6. **Memory.** Idle {idle:.0f} MiB in total, {fig['memory_load_total']:.0f} MiB under load "
-        "(usage minus inactive page cache, as `docker stats` computes it; read from the containers' cgroups "
-        f"when `docker stats` reports 0 B; this run: {fig['memory_source']}). The compose limits (db "
-        "256, web "
-        "384, nginx 64 MiB: 704 MiB) leave the rest of a 1 GB host to the system; PostgreSQL is kept small "
-        "(shared_buffers 64 MB, max_connections 50)."
+        "(usage minus inactive page cache, as `docker stats` computes it; read from the cgroups when "
+        f"`docker stats` reports 0 B; this run: {fig['memory_source']}). The compose limits (db 256, web "
+        "384, nginx 64 MiB: 704 MiB) leave the rest of a 1 GB host to the system."
     )
     out.append(
-        f"7. **Image: {fig['image_mb']:.0f} MB** = base image {parts['base']:.0f} MB + "
-        f"{fig['image_mb'] - parts['base']:.0f} MB of app layers (venv {parts['venv']:.0f} MB, then code and "
-        "collected static files). Not needed at run time: pip in the runtime venv "
-        f"({parts['pip']:.0f} MB), Django's translations other than the shipped `ru` and `en` "
-        f"({parts['other_locales']:.0f} MB) and GeoDjango (`django/contrib/gis`, {parts['gis']:.0f} MB, "
-        "unused). **Recommended** (docker/Dockerfile, not applied here): in the builder, after the install, "
-        "`pip uninstall -y pip` (or a venv made `--without-pip`, filled by the base image's pip "
-        "`--python`), and delete the other `locale/*` directories and `contrib/gis` before the venv is "
-        f"copied: about {fig['image_mb'] - slim:.0f} MB. The base image here is the registry-free "
-        "`local/python:3.13` (Debian packages); with the official "
+        f"7. **Image: {before_img} MB (commit {img_commit}) -> {fig['image_mb']:.0f} MB.** The builder stage "
+        "now removes what the runtime never uses before the venv is copied: pip (nothing is installed at "
+        "run time), Django's translations other than the site's two languages (`LANGUAGES`: ru, en) and "
+        f"GeoDjango (not installed as an app). What remains: base image {parts['base']:.0f} MB + "
+        f"{fig['image_mb'] - parts['base']:.0f} MB of app layers (venv {parts['venv']:.0f} MB, of which "
+        "psycopg's bundled libpq and OpenSSL are about 9 MB, then code and collected static files). The "
+        "venv's byte code stays (the container is read-only; without it every start compiles Django). "
+        "The base image is the registry-free `local/python:3.13` (Debian packages); with the official "
         "`python:3.13-slim` the size differs."
     )
-    return "\n".join(out) + "\n"
+    out.append(
+        "8. **Deploy: Ansible pipelining for every connection.** `ansible.cfg` only enabled it under "
+        "`[ssh_connection]`, which the docker connection of the sandbox and of Molecule ignores: each module "
+        "ran as five `docker exec` (temp dir, copy, chmod, run, clean-up). With `[connection] pipelining = "
+        f"true` the sandbox rerun took {na} s instead of {nb} s to the same task (commit ed50a43; both on "
+        "the loaded machine). The rerun is now some 250 tasks at a few tenths of a second each; see the "
+        "deploy section for what remains."
+    )
+    return "\n\n".join(out) + "\n"
 
 
-def render(fig: dict, tables: str, machine: dict[str, str], versions: dict[str, str]) -> str:
+def _deploy(fig: dict) -> str:
+    dep = fig.get("deploy")
+    if not dep:
+        return (
+            "Not measured yet: `make bench BENCH_DEPLOY=1` (or `bench/run.sh --deploy-only`) writes "
+            "bench/deploy.json, which every later run shows here.\n"
+        )
+    failed = dep.get("failed") or []
+    lines = [
+        f"Measured {dep['date']} at commit {dep['commit']} by `bench/run.sh --deploy` (bench/deploy.json), "
+        f"load average {dep['load_before']:.1f} before and {dep['load_after']:.1f} after: the sandbox host "
+        f"destroyed and created again ({dep['host_create_s']:.0f} s, not counted), then",
+        "",
+        "| step | seconds | recap |",
+        "| --- | ---: | --- |",
+    ]
+    for key, name, label in (
+        ("cold_s", "cold", "cold deploy (`scripts/deploy.sh sandbox`, fixed release label)"),
+        ("noop_s", "noop", "no-op rerun (same command)"),
+        ("code_only_s", "code_only", "code-only redeploy (`--app-only`, new release label)"),
+    ):
+        r = dep[name]
+        state = " **failed**" if name.replace("_", "-") in failed else ""
+        lines.append(f"| {label} | {dep[key]:.0f} | ok={r['ok']} changed={r['changed']}{state} |")
+    text = "\n".join(lines) + "\n\n"
+    text += (
+        "The cold deploy installs the base packages and Docker's engine inside the host and streams four "
+        "images into it; the rerun and the code-only redeploy consist of checks. Profile of a rerun "
+        "(`profile_tasks`, on by default): no single task dominates, the time is the number of tasks "
+        "(about 250) times the cost of one module run over `docker exec` on a loaded machine. What would "
+        "shorten it, in roles this round did not own: **base** (about a third of the rerun) checks every "
+        "ufw rule and sshd setting as its own task, one `ufw` call per rule; **tls** re-reads the nginx "
+        "snippets and certificate files one task each; **stack** probes the slots, images and release "
+        "state with several `docker compose` calls (a single script reporting the state would do), and "
+        "its superuser check needs the database volume id even when no release switch happened."
+    )
+    if failed:
+        text += (
+            f" In this measurement {', '.join(failed)} failed: the step's figure is the time to the failure "
+            "(its log is kept, see `logs` in bench/deploy.json)."
+        )
+    return text + "\n"
+
+
+def render(fig: dict, tables: str, variants: str) -> str:
+    machine, versions = fig["machine"], fig["versions"]
     tools = ", ".join(f"{k} {v}" for k, v in versions.items())
     sf = fig["static_file"]
     w = fig["wrk"]
     gs = fig["gunicorn"]
+    load = fig["load"]
     return f"""# Benchmarks
 
 Written by `make bench` (`bench/run.sh`, full mode) from its latest run; do not edit by hand. The issue's
 targets are reported as met or missed, never asserted. `make bench QUICK=1` (1 s runs, checks only that
 every figure is produced) runs in CI and leaves this file alone.
 
-- Date: {fig["date"]}; the whole run took {fig["total_seconds"]} s (stack start {fig["stack_up_seconds"]} s).
+- Date: {fig["date"]}, commit {fig.get("commit", "?")}; the whole run took {fig["total_seconds"]} s (stack
+  start {fig["stack_up_seconds"]} s).
 - Machine: {machine["nproc"]} CPUs ({machine["cpu"]}), {machine["memory"]} memory, kernel {machine["kernel"]}.
+  Shared: load average {load["min"]:.1f} to {load["max"]:.1f} (median {load["median"]:.1f}) while wrk ran;
+  req/s and their ratios move with it, CPU per request much less.
 - Tools: {tools}.
 - gunicorn in web: {gs["workers"]} workers x {gs["threads"]} threads ({gs["worker_class"]}), max_requests
   {gs["max_requests"]} (jitter {gs["max_requests_jitter"]}), keepalive {gs["keepalive"]} s.
@@ -215,11 +252,14 @@ every figure is produced) runs in CI and leaves this file alone.
 
 - One run, one machine, side by side: the stack (`scripts/local-stack.sh`, project `bench-<random>`), a naive
   setup (`gunicorn config.wsgi`, gunicorn's defaults: one sync worker, no config file; same app image, same
-  database, on the stack's backend network) and a bare nginx (same image and certificate, TLS parameters of
-  the stack, `root /srv; gzip_static on;` and nothing else) serving the same static volume.
+  database, on the stack's backend network), a bare nginx (same image and certificate, TLS parameters of
+  the stack, `root /srv; gzip_static on;` and nothing else) serving the same static volume, and gunicorn
+  candidates (web's image and environment with other `GUNICORN_WORKERS`/`GUNICORN_THREADS`).
 - Load: Debian's wrk in a container on the stack's networks (no Docker port proxy in the path, nothing leaves
   the machine), `wrk -t1 -c{w["c"]} -d{w["d"]}s --latency`, a 2 s warm-up per target, {w["n"]} rounds
   interleaved across the targets (drift on a shared machine hits all of them alike), median reported.
+- CPU per request: each container's cgroup CPU counter before and after every wrk run, divided by the
+  requests served (server side: every container that served the request; wrk's own is kept apart).
 - Dynamic page: `/` (renders a template after one `COUNT(*)` query). Through the stack it is HTTPS (the
   site's only scheme) with nginx keepalive to gunicorn; direct and naive are plain HTTP to port 8000 with the
   `Host` and `X-Forwarded-Proto: https` headers nginx would send.
@@ -236,15 +276,12 @@ every figure is produced) runs in CI and leaves this file alone.
 ## Results
 
 {tables}
-Deploy figures (`bench/run.sh --deploy`: cold deploy of a fresh sandbox host, no-op rerun and its changed
-count, code-only redeploy) need the sandbox host and are only measured when asked for.
+## gunicorn candidates, side by side
 
-## Tuning experiment in the same run
+{variants}
+## Deploy (sandbox host)
 
-The stack again with web's environment changed (web recreated; nothing committed), the gunicorn-dependent
-figures measured once more:
-
-{_variants(fig)}
+{_deploy(fig)}
 ## Tuning decisions
 
 {_decisions(fig)}"""

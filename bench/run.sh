@@ -2,13 +2,17 @@
 # Side-by-side performance figures for the stack (`make bench`, issue 6). Every figure is a ratio or a count
 # measured in one run on this machine, so a noisy machine distorts them less than absolute numbers.
 #
-# Usage: bench/run.sh [--quick] [--deploy]
+# Usage: bench/run.sh [--quick] [--deploy | --deploy-only]
 #   (none)     wrk -t1 -c16 -d8s after a warm-up, three repetitions (median), cold and warm app image
-#              builds; prints the table and rewrites docs/benchmarks.md. Under 10 minutes.
+#              builds; prints the table and rewrites docs/benchmarks.md. Under 10 minutes. The deploy
+#              figures shown are the last ones measured (bench/deploy.json, with their date and commit).
 #   --quick    1 s runs, one repetition, no cold build, no deploy: checks that every figure is produced
 #              (exit 1 when one is missing), not how good it is; docs/benchmarks.md is left alone.
-#   --deploy   also time the sandbox deploy (scripts/deploy.sh): cold (the djangoapp-sandbox container is
-#              destroyed first), no-op rerun and its changed count, code-only redeploy. Ignored with --quick.
+#   --deploy   first time the sandbox deploy (scripts/deploy.sh) into bench/deploy.json: the djangoapp-sandbox
+#              host is destroyed and created again, then a cold deploy, a no-op rerun (and its changed count)
+#              and a code-only redeploy (--app-only, new release label). About 5-10 minutes more
+#              (`make bench BENCH_DEPLOY=1`). Ignored with --quick.
+#   --deploy-only  only that: bench/deploy.json, nothing else.
 #
 # What runs: its own Compose stack (scripts/local-stack.sh, project bench-<random>, free 127.0.0.1 ports, a
 # free frontend subnet), plus three containers on the stack's networks: the naive setup (`gunicorn
@@ -18,7 +22,9 @@
 # loaded the same way and without Docker's port proxy. All of it is removed on exit, whatever happens.
 #
 # Environment: BENCH_DURATION (s, 8), BENCH_CONNECTIONS (16), BENCH_REPEAT (3), BENCH_KEEP_DOC=1 (full mode
-# without rewriting docs/benchmarks.md).
+# without rewriting docs/benchmarks.md), BENCH_FIGURES=FILE (also keep the figures as JSON there;
+# `python3 bench/bench.py render --figures FILE --deploy-figures bench/deploy.json --write-doc
+# docs/benchmarks.md` renders the page from them again).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +37,7 @@ for arg in "$@"; do
   case "${arg}" in
     --quick) QUICK=1 ;;
     --deploy) DEPLOY=1 ;;
+    --deploy-only) DEPLOY=2 ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
       exit 0
@@ -75,6 +82,8 @@ cleanup() {
   trap - EXIT INT TERM
   log "tearing down ${PROJECT}"
   docker rm -f -v "${EXTRA_CONTAINERS[@]}" >/dev/null 2>&1 || true
+  # The gunicorn candidates (bench.py names them ${PROJECT}-gv<n>).
+  docker ps -aq --filter "name=^${PROJECT}-gv" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
   if [[ -n "${STATE}" ]]; then
     LOCAL_STACK_DIR="${STATE}" LOCAL_STACK_PROJECT="${PROJECT}" \
       "${ROOT}/scripts/local-stack.sh" down --volumes >/dev/null 2>&1 || true
@@ -87,6 +96,10 @@ cleanup() {
 main() {
   local started
   started=$(date +%s)
+  if ((DEPLOY && !QUICK)); then
+    python3 "${ROOT}/bench/bench.py" deploy --out "${ROOT}/bench/deploy.json"
+    ((DEPLOY == 2)) && return 0
+  fi
   ensure_wrk
   "${ROOT}/scripts/ensure-docker.sh" >&2
   "${ROOT}/docker/images/build.sh" >&2
@@ -120,7 +133,8 @@ main() {
     --python-image "${python_image}" --nginx-image "${nginx_image}" --wrk-image "${WRK_IMAGE}"
     --up-seconds "${up_seconds}" --started "${started}")
   ((QUICK)) && args+=(--quick)
-  ((DEPLOY && !QUICK)) && args+=(--deploy)
+  args+=(--deploy-figures "${ROOT}/bench/deploy.json")
+  [[ -n "${BENCH_FIGURES:-}" ]] && args+=(--figures-out "${BENCH_FIGURES}")
   if ((!QUICK)) && [[ "${BENCH_KEEP_DOC:-0}" != 1 ]]; then
     args+=(--write-doc "${ROOT}/docs/benchmarks.md")
   fi
