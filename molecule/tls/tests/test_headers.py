@@ -82,3 +82,32 @@ def test_server_version_not_disclosed():
     _, headers, _ = fetch("/")
     server = [v for k, v in headers if k.lower() == "server"]
     assert server in ([], ["nginx"]), server
+
+
+def test_nginx_error_page_when_the_app_is_unreachable_has_the_headers(host):
+    """nginx's own 502 (the app refuses connections) carries the security headers and one HSTS header."""
+    containers = host.check_output(
+        "docker ps -q --filter label=com.docker.compose.project=djangoapp"
+        " --filter label=com.docker.compose.service=web"
+        " ; docker ps -q --filter label=com.docker.compose.project=djangoapp"
+        " --filter label=com.docker.compose.service=web-green"
+    ).split()
+    assert containers, "no web container"
+    # gunicorn's port refuses connections inside the web containers' network namespaces, for a moment.
+    rule = "INPUT -p tcp --dport 8000 -j REJECT --reject-with tcp-reset"
+    pids = [host.check_output("docker inspect --format '{{.State.Pid}}' %s", c) for c in containers]
+    try:
+        for pid in pids:
+            host.check_output(f"nsenter --target {pid} --net iptables -I {rule}")
+        status, headers, _ = fetch("/readyz")
+    finally:
+        for pid in pids:
+            host.run(f"nsenter --target {pid} --net iptables -D {rule}")
+    assert status == 502
+    names = [k.lower() for k, _ in headers]
+    hsts = [v for k, v in headers if k.lower() == "strict-transport-security"]
+    assert hsts == ["max-age=63072000; includeSubDomains"]
+    for name in ("x-content-type-options", "x-frame-options", "referrer-policy", "content-security-policy"):
+        assert names.count(name) == 1, (name, names)
+    # The app answers again.
+    assert fetch("/readyz")[0] == 200
