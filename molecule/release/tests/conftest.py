@@ -186,8 +186,9 @@ class Load:
     client), alternating the landing page (one database query) and /healthz. Records per response the
     time, status and X-App-Release; connection errors count as failures."""
 
-    rate: float = 120.0
-    threads: int = 8
+    # Aimed above 100/s: the rate achieved on a busy 2-core machine is what the test asserts.
+    rate: float = 150.0
+    threads: int = 16
     paths: tuple = ("/", "/healthz")
     max_seconds: float = 600.0
     records: list = field(default_factory=list)
