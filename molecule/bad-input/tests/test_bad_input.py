@@ -41,6 +41,13 @@ CASES = [
         r"base_deploy_authorized_keys",
     ),
     ("docker-source-unknown", {"docker_source": "snap"}, r"docker_source"),
+    ("releases-keep-one", {"stack_releases_keep": 1}, r"stack_releases_keep"),
+    ("maintenance-unknown", {"stack_maintenance": "maybe"}, r"stack_maintenance"),
+    (
+        "restic-password-weak",
+        {"vault_backup_restic_repository": "/srv/offsite", "vault_backup_restic_password": "short"},
+        r"backup_restic_password",
+    ),
 ]
 
 # Debian 12 as Ansible's fact gathering sees it (os-release and debian_version), bind-mounted over the real
