@@ -741,20 +741,25 @@ class Bench:
 def deploy_figures(out: Path) -> int:
     """Times scripts/deploy.sh on a fresh sandbox host: cold deploy, no-op rerun (its changed count from the
     recap), code-only redeploy (`--app-only` with a new release label: the image is rebuilt from the warm
-    cache, delivered, migrated and switched to). Release labels are fixed per run so that the rerun has
-    unchanged inputs even when the working tree moves. Writes the figures to `out` (JSON)."""
-    deploy_sh, sandbox_sh = str(ROOT / "scripts/deploy.sh"), str(ROOT / "scripts/sandbox-host.sh")
-    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"]).stdout.strip()
-    release = f"bench-{commit}"
+    cache, delivered, migrated and switched to). Everything runs from a clone of the committed HEAD, so the
+    working tree is neither used (edits in progress do not leak into a rerun) nor touched, and the release
+    labels are fixed, so the rerun has unchanged inputs. Writes the figures to `out` (JSON)."""
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-deploy-{secrets.token_hex(3)}"
     logs.mkdir()
+    src = logs / "src"
+    run(["git", "clone", "--quiet", str(ROOT), str(src)])
+    deploy_sh, sandbox_sh = str(src / "scripts/deploy.sh"), str(src / "scripts/sandbox-host.sh")
+    commit = run(["git", "-C", str(src), "rev-parse", "--short=12", "HEAD"]).stdout.strip()
+    release = f"bench-{commit}"
+    # The project's tools (make venv) for the clone, which has no virtualenv of its own.
+    path = f"{ROOT / '.venv/bin'}:{os.environ['PATH']}"
     fig: dict = {"commit": commit, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     fig["load_before"] = os.getloadavg()[0]
 
     def timed(name: str, cmd: list[str]) -> tuple[float, str]:
         log(f"deploy: {name}: {' '.join(cmd[1:])}")
         started = time.monotonic()
-        result = run(cmd, timeout=1200, check=False, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+        result = run(cmd, timeout=1200, check=False, env={**os.environ, "PATH": path, "ANSIBLE_NOCOLOR": "1"})
         seconds = time.monotonic() - started
         (logs / f"{name}.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
@@ -778,6 +783,7 @@ def deploy_figures(out: Path) -> int:
     fig["code_only"] = recap(out_code)
     fig["load_after"] = os.getloadavg()[0]
     fig["logs"] = str(logs)
+    subprocess.run(["rm", "-rf", str(src)], check=False)
     out.write_text(json.dumps(fig, indent=2) + "\n")
     log(f"deploy figures: {json.dumps(fig)}")
     return 1 if fig.get("failed") else 0
