@@ -207,17 +207,45 @@ def _deploy(fig: dict) -> str:
         state = " **failed**" if name.replace("_", "-") in failed else ""
         lines.append(f"| {label} | {dep[key]:.0f} | ok={r['ok']} changed={r['changed']}{state} |")
     text = "\n".join(lines) + "\n\n"
+    roles = dep.get("roles") or {}
+    if roles:
+        text += "Seconds (tasks run) per role, from `profile_tasks` (on by default in ansible.cfg):\n\n"
+        names = sorted(
+            {r for step in roles.values() for r in step},
+            key=lambda r: -roles.get("noop", {}).get(r, [0, 0])[0],
+        )
+        text += "| step | " + " | ".join(names) + " |\n| --- |" + " ---: |" * len(names) + "\n"
+        for step, label in (("cold", "cold"), ("noop", "no-op rerun"), ("code-only", "code-only")):
+            if step in roles:
+                cells = (roles[step].get(r) for r in names)
+                text += (
+                    f"| {label} | " + " | ".join(f"{c[0]:.0f} ({c[1]})" if c else "" for c in cells) + " |\n"
+                )
+        text += "\n"
+    noop_tasks = sum(c[1] for c in roles.get("noop", {}).values()) or "about 250"
     text += (
         "The cold deploy installs the base packages and Docker's engine inside the host and streams four "
-        "images into it; the rerun and the code-only redeploy consist of checks. Profile of a rerun "
-        "(`profile_tasks`, on by default): no single task dominates, the time is the number of tasks "
-        "(about 250) times the cost of one module run over `docker exec` on a loaded machine. What would "
-        "shorten it, in roles this round did not own: **base** (about a third of the rerun) checks every "
-        "ufw rule and sshd setting as its own task, one `ufw` call per rule; **tls** re-reads the nginx "
-        "snippets and certificate files one task each; **stack** probes the slots, images and release "
-        "state with several `docker compose` calls (a single script reporting the state would do), and "
-        "its superuser check needs the database volume id even when no release switch happened."
+        "images into it; the rerun consists of checks only. No single task of the rerun dominates: its time "
+        f"is the number of tasks ({noop_tasks}) times the cost of one module run, here a `docker exec` into "
+        "the sandbox on a loaded 2-CPU machine (over SSH with pipelining and ControlPersist it is cheaper). The "
+        "docker role (this change) is already one task per concern; pipelining (decision 8) was the lever in "
+        "what this change owns. What would shorten the rest is fewer tasks in the roles other changes own "
+        "(every check that reads state is a task, and every task a round trip; the slowest tasks of the "
+        "rerun are listed below): in **base** the `community.general.ufw` tasks run the `ufw` command "
+        "(itself a Python program) once per rule and item, where one templated rules file checked once "
+        "would do; **tls** and **stack** re-read on every run what they could read once (checksums, "
+        "versions, slot and release state: one script printing the host's state as JSON, read in one "
+        "task, would replace a dozen probes)."
     )
+    slow = (dep.get("slowest") or {}).get("noop")
+    if slow:
+        text += "\n\nSlowest tasks of the rerun: " + "; ".join(f"{t} {sec:.1f} s" for t, sec in slow) + "."
+    if "noop" in failed:
+        text += (
+            " The rerun failed here: on a rerun without a release switch **stack**'s superuser check reads "
+            "`_stack_db_volume_id`, which only the release switch sets (`Ensure the superuser exists`, one "
+            "of the last tasks), so the no-op figure is the time up to that failure."
+        )
     if failed:
         text += (
             f" In this measurement {', '.join(failed)} failed: the step's figure is the time to the failure "
