@@ -71,7 +71,7 @@ def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
     with Load() as load:
         time.sleep(3)  # steady state before the deploy
         started = time.monotonic()
-        first = playbook_background("deploy", {"stack_release": SECOND}, tmp_path / "deploy.log")
+        first = playbook_background("deploy", {"stack_release": SECOND}, tmp_path / "deploy.log", nice=True)
         # The second run starts while the first holds the lock.
         wait_for(
             lambda: host_sh(f"test -d {LOCK_DIR}", check=False).returncode == 0 or first.poll() is not None,
@@ -79,7 +79,7 @@ def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
             interval=0.2,
             what="the first deploy taking the lock",
         )
-        second = playbook("deploy", {"stack_release": "v2-concurrent"}, timeout=600)
+        second = playbook("deploy", {"stack_release": "v2-concurrent"}, timeout=600, nice=True)
         first.wait(timeout=900)
         finished = time.monotonic()
         time.sleep(3)  # keep the load on after the switch
