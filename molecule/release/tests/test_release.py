@@ -287,9 +287,7 @@ def test_backup_destroy_volume_restore():
             "backup_playbook_s": round(backup_seconds, 1),
             "backup_service_line": backup_service.stdout.strip(),
             "restore_playbook_s": round(restore_seconds, 1),
-            "restore_script_line": next(
-                (line.strip(' "\\,') for line in output_of(result).splitlines() if "restored in" in line), ""
-            ),
+            "restore_script_s": int(re.search(r"restored in (\d+) s", output_of(result)).group(1)),
         },
     )
 
