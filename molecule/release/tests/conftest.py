@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -280,6 +281,54 @@ class Load:
             "releases_seen": self.releases(),
             "first_errors": [e[2] for e in self.errors[:5]],
         }
+
+
+def _load_process(rate: float, threads: int, max_seconds: float, stop, queue) -> None:
+    load = Load(rate=rate, threads=threads, max_seconds=max_seconds)
+    with load:
+        stop.wait(max_seconds)
+    queue.put((load.records, load.errors))
+
+
+@dataclass
+class ProcessLoad(Load):
+    """Load from several processes (each a Load with its share of the rate and threads): Python threads
+    share one interpreter lock, processes do not. time.monotonic() is the same clock in every process."""
+
+    processes: int = 2
+
+    def __enter__(self) -> ProcessLoad:
+        ctx = multiprocessing.get_context("fork")
+        self._mp_stop = ctx.Event()
+        self._queue = ctx.Queue()
+        self.started = time.monotonic()
+        self._procs = [
+            ctx.Process(
+                target=_load_process,
+                args=(
+                    self.rate / self.processes,
+                    max(1, self.threads // self.processes),
+                    self.max_seconds,
+                    self._mp_stop,
+                    self._queue,
+                ),
+                daemon=True,
+            )
+            for _ in range(self.processes)
+        ]
+        for proc in self._procs:
+            proc.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._mp_stop.set()
+        for _ in self._procs:
+            records, errors = self._queue.get(timeout=120)
+            self.records.extend(records)
+            self.errors.extend(errors)
+        for proc in self._procs:
+            proc.join(timeout=30)
+        self.stopped = time.monotonic()
 
 
 # --- metrics ----------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from conftest import (
     PROJECT,
     ROOT,
     Load,
+    ProcessLoad,
     compose,
     container_of,
     get,
@@ -68,7 +69,7 @@ def test_first_release_serves():
 def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
     """deploy.yml ships v2 while >= 100 req/s go through nginx: no failed request, the responses switch to v2;
     a second deploy started meanwhile is refused by the lock and changes nothing."""
-    with Load() as load:
+    with ProcessLoad() as load:
         time.sleep(3)  # steady state before the deploy
         started = time.monotonic()
         first = playbook_background("deploy", {"stack_release": SECOND}, tmp_path / "deploy.log", nice=True)
