@@ -259,7 +259,7 @@ def _deploy(fig: dict) -> str:
         f"time is the number of tasks ({noop_tasks}) times the cost of one module run, here a `docker "
         "exec` into the sandbox on a loaded 2-CPU machine (over SSH with pipelining and ControlPersist it "
         "is cheaper). In what this change owns, pipelining (decision 8) and the docker role's apt skip "
-        "(decision 9; the slowest task below, measured before it) were the levers in "
+        "(decision 9) were the levers in "
         "what this change owns. What would shorten the rest is fewer tasks in the roles other changes own "
         "(every check that reads state is a task, and every task a round trip; the slowest tasks of the "
         "rerun are listed below): in **base** the `community.general.ufw` tasks run the `ufw` command "
@@ -271,17 +271,19 @@ def _deploy(fig: dict) -> str:
     slow = (dep.get("slowest") or {}).get("noop")
     if slow:
         text += "\n\nSlowest tasks of the rerun: " + "; ".join(f"{t} {sec:.1f} s" for t, sec in slow) + "."
+    n = NOOP_WITHOUT_SUPERUSER
+    text += (
+        " The rerun's time follows the machine's load: by hand at a lower load (load average "
+        f"{n['load']}, commit {n['commit']}, the superuser step left out, which then failed on reruns) it "
+        f"took **{n['seconds']} s, {n['changed']} changed**; per role "
+        + ", ".join(f"{r} {sec} s" for r, sec in n["roles"].items())
+        + "."
+    )
     if "noop" in failed:
-        n = NOOP_WITHOUT_SUPERUSER
         text += (
             " The rerun failed here: on a rerun without a release switch **stack**'s superuser check reads "
             "`_stack_db_volume_id`, which only the release switch sets (`Ensure the superuser exists`, one "
-            "of the last tasks), so the no-op figure is the time up to that failure. The same rerun with "
-            f"that step left out (`-e stack_superuser_create=false`, commit {n['commit']}, by hand on the "
-            f"same host, load average {n['load']}) completes: **{n['seconds']} s, {n['changed']} changed** "
-            "(target <= 30 s: missed); per role "
-            + ", ".join(f"{r} {sec} s" for r, sec in n["roles"].items())
-            + "."
+            "of the last tasks), so the no-op figure is the time up to that failure."
         )
     if failed:
         text += (
