@@ -22,13 +22,6 @@ DOCKER_ROLE_RUNS = 3
 # A no-op rerun that completes: the sandbox host of the deploy measurement, two reruns of `scripts/deploy.sh
 # sandbox -e stack_release=<the deployed one> -e stack_superuser_create=false` from a clone of fadac59
 # (pipelining and the docker role change in), the second one measured (the first rebuilt the pruned image).
-NOOP_WITHOUT_SUPERUSER = {
-    "commit": "fadac59",
-    "seconds": 113,
-    "changed": 0,
-    "load": 4.9,
-    "roles": {"base": 40, "stack": 30, "tls": 17, "backup": 12, "docker": 9, "(plays)": 3},
-}
 NO_ACCESS_LOG = "2x4 gthread, no access log"
 
 
@@ -257,10 +250,9 @@ def _deploy(fig: dict) -> str:
         "The cold deploy installs the base packages and Docker's engine inside the host and streams four "
         "images into it; the rerun consists of checks only. No single task of the rerun dominates: its "
         f"time is the number of tasks ({noop_tasks}) times the cost of one module run, here a `docker "
-        "exec` into the sandbox on a loaded 2-CPU machine (over SSH with pipelining and ControlPersist it "
-        "is cheaper). In what this change owns, pipelining (decision 8) and the docker role's apt skip "
-        "(decision 9) were the levers in "
-        "what this change owns. What would shorten the rest is fewer tasks in the roles other changes own "
+        "exec` into the sandbox on a 2-CPU machine (over SSH with pipelining and ControlPersist it "
+        "is cheaper). Ansible pipelining (decision 8) and the docker role's apt skip (decision 9) were "
+        "the levers tuned so far. What would shorten the rest is fewer tasks in the other roles "
         "(every check that reads state is a task, and every task a round trip; the slowest tasks of the "
         "rerun are listed below): in **base** the `community.general.ufw` tasks run the `ufw` command "
         "(itself a Python program) once per rule and item, where one templated rules file checked once "
@@ -271,20 +263,6 @@ def _deploy(fig: dict) -> str:
     slow = (dep.get("slowest") or {}).get("noop")
     if slow:
         text += "\n\nSlowest tasks of the rerun: " + "; ".join(f"{t} {sec:.1f} s" for t, sec in slow) + "."
-    n = NOOP_WITHOUT_SUPERUSER
-    text += (
-        " The rerun's time follows the machine's load: by hand at a lower load (load average "
-        f"{n['load']}, commit {n['commit']}, the superuser step left out, which then failed on reruns) it "
-        f"took **{n['seconds']} s, {n['changed']} changed**; per role "
-        + ", ".join(f"{r} {sec} s" for r, sec in n["roles"].items())
-        + "."
-    )
-    if "noop" in failed:
-        text += (
-            " The rerun failed here: on a rerun without a release switch **stack**'s superuser check reads "
-            "`_stack_db_volume_id`, which only the release switch sets (`Ensure the superuser exists`, one "
-            "of the last tasks), so the no-op figure is the time up to that failure."
-        )
     if failed:
         text += (
             f" In this measurement {', '.join(failed)} failed: the step's figure is the time to the failure "
