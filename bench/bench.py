@@ -780,8 +780,9 @@ def role_seconds(log_text: str) -> dict[str, list[float]]:
 
 def deploy_figures(out: Path) -> int:
     """Times scripts/deploy.sh on a fresh sandbox host: cold deploy, no-op rerun (its changed count from the
-    recap), code-only redeploy (`--app-only` with a new release label: the image is rebuilt from the warm
-    cache, delivered, migrated and switched to). Everything runs from a clone of the committed HEAD, so the
+    recap), the same rerun with Ansible's plain linear strategy instead of Mitogen's (ansible.cfg's default),
+    code-only redeploy (`--app-only` with a new release label: the image is rebuilt from the warm cache,
+    delivered, migrated and switched to). Everything runs from a clone of the committed HEAD, so the
     working tree is neither used (edits in progress do not leak into a rerun) nor touched, and the release
     labels are fixed, so the rerun has unchanged inputs. Writes the figures to `out` (JSON)."""
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-deploy-{secrets.token_hex(3)}"
@@ -796,10 +797,11 @@ def deploy_figures(out: Path) -> int:
     fig: dict = {"commit": commit, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
     fig["load_before"] = os.getloadavg()[0]
 
-    def timed(name: str, cmd: list[str]) -> tuple[float, str]:
+    def timed(name: str, cmd: list[str], **extra_env: str) -> tuple[float, str]:
         log(f"deploy: {name}: {' '.join(cmd[1:])}")
         started = time.monotonic()
         env = {**os.environ, "PATH": path, "ANSIBLE_NOCOLOR": "1", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all"}
+        env.update(extra_env)
         result = run(cmd, timeout=1200, check=False, env=env)
         seconds = time.monotonic() - started
         (logs / f"{name}.log").write_text(result.stdout + result.stderr)
@@ -821,6 +823,10 @@ def deploy_figures(out: Path) -> int:
     fig["cold"] = recap(out_cold)
     fig["noop_s"], out_noop = timed("noop", [deploy_sh, "sandbox", "-e", f"stack_release={release}"])
     fig["noop"] = recap(out_noop)
+    fig["noop_linear_s"], out_linear = timed(
+        "noop-linear", [deploy_sh, "sandbox", "-e", f"stack_release={release}"], ANSIBLE_STRATEGY="linear"
+    )
+    fig["noop_linear"] = recap(out_linear)
     fig["code_only_s"], out_code = timed(
         "code-only", [deploy_sh, "sandbox", "--app-only", "-e", f"stack_release={release}-2"]
     )
