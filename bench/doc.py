@@ -279,8 +279,8 @@ def _deploy(fig: dict) -> str:
     text += (
         "The cold deploy installs the base packages and Docker's engine inside the host and streams four "
         "images into it (the slowest task: about 900 MB through `docker save | docker load`); the rerun "
-        f"consists of checks only: {noop_tasks} tasks (skipped ones included) in {dep['noop_s']:.0f} s{linear}. A task costs a "
-        "module run on the host plus Ansible's own work on the control node (about 0.07 s a task "
+        f"consists of checks only: {noop_tasks} tasks (skipped ones included) in {dep['noop_s']:.0f} "
+        f"s{linear}. A task costs a module run on the host plus Ansible's own work on the control node (about 0.07 s a task "
         "here, even for an `assert`). The levers, in the order they were applied (decisions 8 to 10): "
         "pipelining, apt only when a package is missing (docker and base roles), then Mitogen's strategy, "
         "which keeps one Python per host for the run (a module run went from about 0.35 s to a few "
