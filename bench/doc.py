@@ -277,17 +277,17 @@ def _deploy(fig: dict) -> str:
         else ""
     )
     text += (
-        "The cold deploy installs the base packages and Docker's engine inside the host and streams four "
-        "images into it (the slowest task: about 900 MB through `docker save | docker load`); the rerun "
-        f"consists of checks only: {noop_tasks} tasks (skipped ones included) in {dep['noop_s']:.0f} "
-        f"s{linear}. A task costs a module run on the host plus Ansible's own work on the control node (about 0.07 s a task "
-        "here, even for an `assert`). The levers, in the order they were applied (decisions 8 to 10): "
-        "pipelining, apt only when a package is missing (docker and base roles), then Mitogen's strategy, "
-        "which keeps one Python per host for the run (a module run went from about 0.35 s to a few "
-        "hundredths), the role input checks once per run instead of twice, the database started early "
-        "only for a release, and a smaller fact subset. What remains is mostly the number of tasks: the "
-        "slowest ones of the rerun are listed below (`community.general.ufw` runs the `ufw` program, "
-        "itself Python, for each rule)."
+        "The cold deploy installs the base packages and Docker's engine inside the host and streams four"
+        " images into it (the slowest task: about 900 MB through `docker save | docker load`); the rerun"
+        f" consists of checks only: {noop_tasks} tasks (skipped ones included) in {dep['noop_s']:.0f} "
+        f"s{linear}. A task costs a module run on the host plus Ansible's own work on the control node "
+        "(about 0.07 s a task here, even for an `assert`). The levers, in the order they were applied "
+        "(decisions 8 to 10): pipelining, apt only when a package is missing (docker and base roles), "
+        "then Mitogen's strategy, which keeps one Python per host for the run (a module run went from "
+        "about 0.35 s to a few hundredths), the role input checks once per run instead of twice, the "
+        "database started early only for a release, and a smaller fact subset. What remains is mostly "
+        "the number of tasks: the slowest ones of the rerun are listed below (`community.general.ufw` "
+        "runs the `ufw` program, itself Python, for each rule)."
     )
     slow = (dep.get("slowest") or {}).get("noop")
     if slow:
