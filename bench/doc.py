@@ -216,7 +216,11 @@ def _decisions(fig: dict) -> str:
         "`<role>_validate: false` in the later plays), the base packages checked with one dpkg-query, the "
         "database started early only when a release switches, and only the `min` and `network` facts. "
         f"Sandbox, same quiet machine: cold deploy {cold_b} s -> {cold_a} s, no-op rerun {noop_b} s -> "
-        f"{noop_a} s (0 changed). The deploy table below has the rerun with and without Mitogen side by side."
+        f"{noop_a} s (0 changed). The deploy table below has the rerun with and without Mitogen side by "
+        "side. Over SSH, as a real host is reached (the sandbox host as the deploy user with its key, "
+        "sudo for root, ControlPersist and pipelining for the linear run), the no-op rerun took 28-30 s "
+        "with Mitogen and 74 s without (by hand at 86cfe12); Molecule's default scenario runs site.yml "
+        "that way and requires 0 changed."
     )
     return "\n\n".join(out) + "\n"
 

@@ -111,9 +111,10 @@ def run_playbook(
     check: bool = False,
     json_output: bool = False,
     timeout: int = 600,
+    inventory: str | None = None,
 ) -> subprocess.CompletedProcess:
-    """ansible-playbook against this scenario's inventory with the project's ansible.cfg."""
-    cmd = ["ansible-playbook", "-i", molecule_inventory(), str(playbook)]
+    """ansible-playbook against this scenario's inventory (or `inventory`) with the project's ansible.cfg."""
+    cmd = ["ansible-playbook", "-i", inventory or molecule_inventory(), str(playbook)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if limit:

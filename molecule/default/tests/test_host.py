@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
+from pathlib import Path
 
 import pytest
-from helpers import container_ip, http_get, molecule_hosts
+import yaml
+from helpers import REPO, SANDBOX_VARS, SITE_PLAYBOOK, container_ip, http_get, molecule_hosts, run_playbook
 
 testinfra_hosts = molecule_hosts()
 
@@ -160,3 +164,46 @@ def test_timezone(host, inventory_vars):
     zone = inventory_vars.get("base_timezone", "Etc/UTC")
     assert host.file("/etc/timezone").content_string.strip() == zone
     assert host.file("/etc/localtime").linked_to == f"/usr/share/zoneinfo/{zone}"
+
+
+def test_site_over_ssh_as_the_deploy_user_changes_nothing(host, tmp_path):
+    """The production path: SSH with the deploy user's key (passwords are off), sudo for root, Mitogen's
+    strategy over SSH (ansible.cfg). site.yml through that connection finds nothing to change."""
+    ephemeral = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    address = container_ip("molecule-host")
+    # The host's own key, read through the docker connection: the SSH run checks it (host_key_checking).
+    host_key = host.file("/etc/ssh/ssh_host_ed25519_key.pub").content_string.split()[:2]
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"{address} {' '.join(host_key)}\n", encoding="utf-8")
+
+    inventory = tmp_path / "inventory"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "group_vars").symlink_to(SANDBOX_VARS.parent.parent)
+    shared_host_vars = REPO / "molecule" / "shared" / "host_vars" / "molecule-host.yml"
+    host_vars = yaml.safe_load(shared_host_vars.read_text(encoding="utf-8"))
+    host_vars.update(
+        ansible_connection="ssh",
+        ansible_host=address,
+        ansible_user=DEPLOY_USER,
+        ansible_ssh_private_key_file=str(ephemeral / "deploy_ed25519"),
+        ansible_ssh_common_args=f"-o UserKnownHostsFile={known_hosts}",
+        ansible_python_interpreter="/usr/bin/python3",
+        molecule_ephemeral_directory=str(ephemeral),
+    )
+    (inventory / "host_vars" / "molecule-host.yml").write_text(yaml.safe_dump(host_vars), encoding="utf-8")
+    (inventory / "hosts.yml").write_text("all:\n  hosts:\n    molecule-host: {}\n", encoding="utf-8")
+
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+    result = run_playbook(SITE_PLAYBOOK, inventory=str(inventory))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    recap = re.search(r"molecule-host\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=0\s+failed=0", output)
+    assert recap, output[-3000:]
+    assert int(recap.group(1)) > 100
+    assert recap.group(2) == "0", output[-3000:]
+    # sshd logged the deploy user's key login, sudo opened root sessions for it, and the modules ran in
+    # Mitogen's interpreter (its process title names the user and host).
+    journal = host.check_output(f"journalctl --no-pager --since '{since}'")
+    assert f"Accepted publickey for {DEPLOY_USER} from " in journal
+    assert re.search(rf"session opened for user root\S* by {DEPLOY_USER}\b", journal)
+    assert f"(mitogen:{DEPLOY_USER}@" in journal
