@@ -43,8 +43,9 @@ export ANSIBLE_CONFIG="$ROOT/ansible/ansible.cfg"
 
 args=(-i "$INVENTORY" "ansible/playbooks/$PLAYBOOK.yml")
 
-# The official images, and the registry-free local ones the sandbox uses when those cannot be pulled.
-OFFICIAL_IMAGES=(python:3.13-slim postgres:17 nginx:1.28 certbot/certbot:v4.2.0)
+# The official images (docker/images/official.env); the sandbox uses them when present, otherwise the
+# registry-free equivalents of docker/images/local.env.
+mapfile -t OFFICIAL_IMAGES < <(sed -n 's/^[A-Z_]*_IMAGE=//p' docker/images/official.env)
 
 have_images() {
   local image
@@ -94,7 +95,7 @@ case "$ENV_NAME" in
     scripts/ensure-docker.sh
     if have_images "${OFFICIAL_IMAGES[@]}"; then
       log "official images present: the sandbox uses them"
-      args+=(-e '{"project_images": {"python": "python:3.13-slim", "postgres": "postgres:17", "nginx": "nginx:1.28", "certbot": "certbot/certbot:v4.2.0"}}')
+      args+=(-e project_image_list=official)
       docker/images/build.sh systemd-host
     else
       # Builds only what is absent or whose inputs changed (a no-op when everything is current).

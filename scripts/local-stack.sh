@@ -20,7 +20,7 @@
 #   LOCAL_HTTPS_PORT         published HTTPS port (9443)
 #   LOCAL_FRONTEND_SUBNET    subnet of the nginx<->web network (172.30.80.0/24)
 #   APP_IMAGE                tag of the app image built here (djangoapp/web:latest)
-#   APP_RELEASE              release label baked into it (default: `git describe --always --dirty`)
+#   APP_RELEASE              release label baked into it (default: scripts/release-label.sh)
 #   LOCAL_BUILD_FLAGS        extra `docker build` flags (e.g. --no-cache)
 #   PYTHON_IMAGE, POSTGRES_IMAGE, NGINX_IMAGE, CERTBOT_IMAGE
 #                            base images; by default the official ones when present or pullable, otherwise
@@ -30,6 +30,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly TEMPLATE="${ROOT}/docker/nginx/templates/default.conf.template"
+readonly OFFICIAL_IMAGES_ENV="${ROOT}/docker/images/official.env"
 readonly LOCAL_IMAGES_ENV="${ROOT}/docker/images/local.env"
 
 STATE="${LOCAL_STACK_DIR:-${ROOT}/.local/stack}"
@@ -63,11 +64,6 @@ env_value() {
 # Chooses each base image: the caller's value, else the official image when it is present or can be pulled,
 # else the registry-free equivalent (built by docker/images/build.sh when absent or outdated).
 select_images() {
-  local -A official=(
-    [PYTHON_IMAGE]=python:3.13-slim
-    [POSTGRES_IMAGE]=postgres:17
-    [NGINX_IMAGE]=nginx:1.28
-  )
   local -A harness_name=([PYTHON_IMAGE]=python [POSTGRES_IMAGE]=postgres [NGINX_IMAGE]=nginx)
   local var ref local_ref
   local -a to_build=()
@@ -75,7 +71,7 @@ select_images() {
     if [[ -n "${!var:-}" ]]; then
       continue
     fi
-    ref=${official[${var}]}
+    ref=$(env_value "${var}" "${OFFICIAL_IMAGES_ENV}")
     if have_image "${ref}" || docker pull --quiet "${ref}" >/dev/null 2>&1; then
       printf -v "${var}" '%s' "${ref}"
     else
@@ -91,9 +87,8 @@ select_images() {
   fi
   # The certbot service only runs on demand (profile certbot): its image is not needed to start the stack.
   if [[ -z "${CERTBOT_IMAGE:-}" ]]; then
-    if have_image certbot/certbot:v4.2.0; then
-      CERTBOT_IMAGE=certbot/certbot:v4.2.0
-    else
+    CERTBOT_IMAGE=$(env_value CERTBOT_IMAGE "${OFFICIAL_IMAGES_ENV}")
+    if ! have_image "${CERTBOT_IMAGE}"; then
       CERTBOT_IMAGE=$(env_value CERTBOT_IMAGE "${LOCAL_IMAGES_ENV}")
     fi
   fi
@@ -237,7 +232,7 @@ cmd_up() {
   mkdir -p "${STATE}/acme"
   chmod 0755 "${STATE}" "${STATE}/acme"
 
-  release=${APP_RELEASE:-$(git -C "${ROOT}" describe --always --dirty 2>/dev/null || echo dev)}
+  release=${APP_RELEASE:-$("${ROOT}/scripts/release-label.sh")}
   log "building ${APP_IMAGE} (release ${release}) on ${PYTHON_IMAGE}"
   # shellcheck disable=SC2086 # LOCAL_BUILD_FLAGS is a list of words
   docker build --file "${ROOT}/docker/Dockerfile" ${LOCAL_BUILD_FLAGS:-} \

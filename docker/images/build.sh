@@ -28,14 +28,16 @@ readonly LOCK_FILE="${IMAGES_LOCK_FILE:-/tmp/djangoapp-images-build.lock}"
 # Build order matters: the base comes first.
 readonly ALL_IMAGES=(debian python postgres nginx systemd-host certbot)
 
-declare -A TAG=(
-  [debian]="local/debian:trixie"
-  [python]="local/python:3.13"
-  [postgres]="local/postgres:17"
-  [nginx]="local/nginx:1.26"
-  [certbot]="local/certbot:4.0"
-  [systemd-host]="local/systemd-host:trixie"
-)
+# Each image's tag is the one docker/images/local.env names (key: the image's name in capitals, `-` as `_`,
+# then _IMAGE).
+declare -A TAG=()
+for name in "${ALL_IMAGES[@]}"; do
+  key=${name^^}
+  key=${key//-/_}_IMAGE
+  TAG[${name}]=$(sed -n "s/^${key}=//p" "$(dirname "${BASH_SOURCE[0]}")/local.env")
+  [[ -n "${TAG[${name}]}" ]] || { printf 'build.sh: docker/images/local.env has no %s\n' "${key}" >&2; exit 1; }
+done
+unset name key
 # Images whose build context receives the host's extra CA certificates.
 declare -A USES_HOST_CA=([python]=1 [certbot]=1 [systemd-host]=1)
 

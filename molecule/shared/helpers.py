@@ -30,6 +30,12 @@ def sandbox_vars() -> dict:
     return yaml.safe_load(SANDBOX_VARS.read_text(encoding="utf-8"))
 
 
+def local_images() -> dict:
+    """The sandbox inventory's registry-free images (project_image_list: local): docker/images/local.env."""
+    lines = (REPO / "docker" / "images" / "local.env").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def molecule_inventory() -> str:
     """The inventory directory Molecule wrote for this scenario (hosts, linked group_vars and host_vars)."""
     return str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import pytest
 from conftest import CF, CF_DOMAIN, PROJECT
-from helpers import REPO, run_playbook, sandbox_vars
+from helpers import REPO, local_images, run_playbook
 
 testinfra_hosts = [CF["name"]]
 
@@ -91,7 +91,7 @@ def test_forged_cf_connecting_ip_from_an_untrusted_peer_is_ignored(host):
         "docker run --rm --network %s_frontend --volume /root/pki:/pki:ro"
         " --entrypoint python3 %s -c %s %s %s",
         PROJECT,
-        sandbox_vars()["project_images"]["certbot"],
+        local_images()["CERTBOT_IMAGE"],
         PROBE,
         CF_DOMAIN,
         marker,
