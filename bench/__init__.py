@@ -5,9 +5,9 @@ rest, module by module:
 
 - network: free 127.0.0.1 ports and a free private subnet (also used by tests/stack);
 - harness: the containers measured next to the stack (naive setup, bare nginx, the access-log mirror, the
-  gunicorn candidates, the load generators) and their targets; the app image builds;
+  gunicorn candidates, the load generators) and their targets;
 - load: wrk runs, interleaved rounds, errors counted;
-- figures: what one run collects, and the names the pages cite;
+- figures: what one run collects (the app image builds too), and the names the pages cite;
 - report: the tables and docs/benchmarks.md from bench/page.md and bench/decisions.md;
 - deploy: the sandbox deploy figures (bench/deploy.json);
 - db_connections: PostgreSQL connections per connection mode, against the local PostgreSQL (by hand).

@@ -14,7 +14,6 @@ Every container is named `<project>-...`; bench/run.sh removes them all on exit.
 # (it runs docker and psql with arguments it builds itself; /tmp paths are inside containers)
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -299,19 +298,6 @@ class Harness:
         for t in targets:
             self.wait_for(t, 90)
         return targets
-
-    # --- builds ---
-
-    def build(self, *, no_cache: bool) -> float:
-        """Seconds of a `docker build` of the app image on the stack's base image."""
-        cmd = ["docker", "build", "--quiet", "--file", str(ROOT / "docker/Dockerfile")]
-        cmd += ["--build-arg", f"PYTHON_IMAGE={self.python_image}", "--build-arg", "APP_RELEASE=bench"]
-        cmd += ["--tag", f"djangoapp/web:{self.project}-build", str(ROOT / "app")]
-        if no_cache:
-            cmd.insert(2, "--no-cache")
-        started = time.monotonic()
-        run(cmd, timeout=600, env={**os.environ, "DOCKER_BUILDKIT": "1"})
-        return time.monotonic() - started
 
 
 class Psql:

@@ -6,15 +6,16 @@
 # Usage: bench/run.sh [--quick] [--deploy | --deploy-only]
 #   (none)     wrk -t1 -c16 -d8s after a warm-up, three repetitions (median), cold and warm app image
 #              builds; prints the tables and rewrites docs/benchmarks.md (text: bench/page.md and
-#              bench/decisions.md). Under 10 minutes. The deploy figures shown are the last ones measured
+#              bench/decisions.md; the run's duration is at the top of that page). The deploy figures shown are the
+#              last ones measured
 #              (bench/deploy.json, with their date and commit).
 #   --quick    1 s runs, one repetition, no cold build, no deploy: checks that every figure is produced
 #              and that the text cites only figures that exist (exit 1 otherwise), not how good they are;
 #              docs/benchmarks.md is left alone.
 #   --deploy   first time the sandbox deploy (scripts/deploy.sh) into bench/deploy.json: the djangoapp-sandbox
 #              host is destroyed and created again, then a cold deploy, a no-op rerun (and its changed count)
-#              and a code-only redeploy (--app-only, new release label). About 5-10 minutes more
-#              (`make bench BENCH_DEPLOY=1`). Ignored with --quick.
+#              and a code-only redeploy (--app-only, new release label); `make bench BENCH_DEPLOY=1`.
+#              Ignored with --quick.
 #   --deploy-only  only that: bench/deploy.json, nothing else.
 #
 # What runs: its own Compose stack (scripts/local-stack.sh, project bench-<random>, free 127.0.0.1 ports, a
