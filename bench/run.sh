@@ -6,9 +6,8 @@
 # Usage: bench/run.sh [--quick] [--deploy | --deploy-only]
 #   (none)     wrk -t1 -c16 -d8s after a warm-up, three repetitions (median), cold and warm app image
 #              builds; prints the tables and rewrites docs/benchmarks.md (text: bench/page.md and
-#              bench/decisions.md; the run's duration is at the top of that page). The deploy figures shown are the
-#              last ones measured
-#              (bench/deploy.json, with their date and commit).
+#              bench/decisions.md; the run's duration is at the top of that page). The deploy figures
+#              shown are the last ones measured (bench/deploy.json, with their date and commit).
 #   --quick    1 s runs, one repetition, no cold build, no deploy: checks that every figure is produced
 #              and that the text cites only figures that exist (exit 1 otherwise), not how good they are;
 #              docs/benchmarks.md is left alone.
