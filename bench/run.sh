@@ -1,30 +1,32 @@
 #!/usr/bin/env bash
-# Side-by-side performance figures for the stack (`make bench`, issue 6). Every figure is a ratio or a count
-# measured in one run on this machine, so a noisy machine distorts them less than absolute numbers.
+# Side-by-side performance figures for the stack (`make bench`). Every figure is a ratio or a count measured
+# in one run on this machine, so a noisy machine distorts them less than absolute numbers. This script owns
+# the stack's lifecycle; `python3 -m bench` (the bench package, see bench/__init__.py) measures and reports.
 #
 # Usage: bench/run.sh [--quick] [--deploy | --deploy-only]
 #   (none)     wrk -t1 -c16 -d8s after a warm-up, three repetitions (median), cold and warm app image
-#              builds; prints the table and rewrites docs/benchmarks.md. Under 10 minutes. The deploy
-#              figures shown are the last ones measured (bench/deploy.json, with their date and commit).
+#              builds; prints the tables and rewrites docs/benchmarks.md (text: bench/page.md and
+#              bench/decisions.md; the run's duration is at the top of that page). The deploy figures
+#              shown are the last ones measured (bench/deploy.json, with their date and commit).
 #   --quick    1 s runs, one repetition, no cold build, no deploy: checks that every figure is produced
-#              (exit 1 when one is missing), not how good it is; docs/benchmarks.md is left alone.
+#              and that the text cites only figures that exist (exit 1 otherwise), not how good they are;
+#              docs/benchmarks.md is left alone.
 #   --deploy   first time the sandbox deploy (scripts/deploy.sh) into bench/deploy.json: the djangoapp-sandbox
 #              host is destroyed and created again, then a cold deploy, a no-op rerun (and its changed count)
-#              and a code-only redeploy (--app-only, new release label). About 5-10 minutes more
-#              (`make bench BENCH_DEPLOY=1`). Ignored with --quick.
+#              and a code-only redeploy (--app-only, new release label); `make bench BENCH_DEPLOY=1`.
+#              Ignored with --quick.
 #   --deploy-only  only that: bench/deploy.json, nothing else.
 #
 # What runs: its own Compose stack (scripts/local-stack.sh, project bench-<random>, free 127.0.0.1 ports, a
-# free frontend subnet), plus three containers on the stack's networks: the naive setup (`gunicorn
-# config.wsgi`, gunicorn's defaults: one sync worker; same app image, same database), a bare nginx (same
-# image, TLS with the same certificate, no site headers) serving the same static files, and the load
-# generator (Debian's wrk in local/bench-wrk, built from local/debian:trixie), so that every target is
-# loaded the same way and without Docker's port proxy. All of it is removed on exit, whatever happens.
+# free frontend subnet), plus containers on the stack's networks (bench/harness.py): the naive setup, a bare
+# nginx, a mirror of the stack with gunicorn's access log switched the other way, gunicorn candidates, and
+# the load generators (Debian's wrk in local/bench-wrk, built from local/debian:trixie), so that every target
+# is loaded the same way and without Docker's port proxy. All of it is removed on exit, whatever happens.
 #
 # Environment: BENCH_DURATION (s, 8), BENCH_CONNECTIONS (16), BENCH_REPEAT (3), BENCH_KEEP_DOC=1 (full mode
 # without rewriting docs/benchmarks.md), BENCH_FIGURES=FILE (also keep the figures as JSON there;
-# `python3 bench/bench.py render --figures FILE --deploy-figures bench/deploy.json --write-doc
-# docs/benchmarks.md` renders the page from them again).
+# `python3 -m bench render --figures FILE --deploy-figures bench/deploy.json --write-doc docs/benchmarks.md`
+# renders the page from them again).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,6 +52,8 @@ for arg in "$@"; do
 done
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+# The bench package from the repository root (python3 -m finds it there).
+bench_py() { (cd "${ROOT}" && python3 -m bench "$@"); }
 die() {
   log "error: $*"
   exit 1
@@ -75,15 +79,13 @@ ensure_wrk() {
 
 PROJECT="bench-$(openssl rand -hex 4)"
 STATE=""
-EXTRA_CONTAINERS=("${PROJECT}-naive" "${PROJECT}-bare" "${PROJECT}-wrk")
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   log "tearing down ${PROJECT}"
-  docker rm -f -v "${EXTRA_CONTAINERS[@]}" >/dev/null 2>&1 || true
-  # The gunicorn candidates (bench.py names them ${PROJECT}-gv<n>).
-  docker ps -aq --filter "name=^${PROJECT}-gv" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+  # The containers the harness added next to the stack (all named ${PROJECT}-<part>).
+  docker ps -aq --filter "name=^${PROJECT}-" | xargs -r docker rm -f -v >/dev/null 2>&1 || true
   if [[ -n "${STATE}" ]]; then
     LOCAL_STACK_DIR="${STATE}" LOCAL_STACK_PROJECT="${PROJECT}" \
       "${ROOT}/scripts/local-stack.sh" down --volumes >/dev/null 2>&1 || true
@@ -97,7 +99,7 @@ main() {
   local started
   started=$(date +%s)
   if ((DEPLOY && !QUICK)); then
-    python3 "${ROOT}/bench/bench.py" deploy --out "${ROOT}/bench/deploy.json"
+    bench_py deploy --out "${ROOT}/bench/deploy.json"
     ((DEPLOY == 2)) && return 0
   fi
   ensure_wrk
@@ -112,7 +114,7 @@ main() {
   STATE=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
   chmod 0755 "${STATE}"
   local http_port https_port subnet
-  read -r http_port https_port subnet < <(python3 "${ROOT}/bench/bench.py" free-resources)
+  read -r http_port https_port subnet < <(bench_py free-resources)
 
   export LOCAL_STACK_DIR="${STATE}" LOCAL_STACK_PROJECT="${PROJECT}" LOCAL_DOMAIN=site.bench.test
   export LOCAL_PUBLISH_ADDR=127.0.0.1 LOCAL_HTTP_PORT="${http_port}" LOCAL_HTTPS_PORT="${https_port}"
@@ -138,7 +140,7 @@ main() {
   if ((!QUICK)) && [[ "${BENCH_KEEP_DOC:-0}" != 1 ]]; then
     args+=(--write-doc "${ROOT}/docs/benchmarks.md")
   fi
-  python3 "${ROOT}/bench/bench.py" "${args[@]}"
+  bench_py "${args[@]}"
 }
 
 main

@@ -11,7 +11,6 @@ registry-free ones of docker/images/local.env.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from bench.network import free_port, free_subnet
 
 pytestmark = pytest.mark.stack
 
@@ -47,38 +47,6 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 1
             f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-6000:]}"
         )
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def used_networks() -> list[ipaddress.IPv4Network]:
-    """Subnets of the Docker networks and of the host's IPv4 routes: a new network must not overlap them."""
-    nets = []
-    ids = run(["docker", "network", "ls", "-q"]).stdout.split()
-    if ids:
-        for net in json.loads(run(["docker", "network", "inspect", *ids]).stdout):
-            for cfg in (net.get("IPAM") or {}).get("Config") or []:
-                if ":" not in cfg.get("Subnet", ":"):
-                    nets.append(ipaddress.ip_network(cfg["Subnet"]))
-    for line in Path("/proc/net/route").read_text().splitlines()[1:]:
-        fields = line.split()
-        dest, mask = (ipaddress.IPv4Address(bytes.fromhex(f)[::-1]) for f in (fields[1], fields[7]))
-        if int(mask):
-            nets.append(ipaddress.ip_network(f"{dest}/{mask}", strict=False))
-    return nets
-
-
-def free_subnet() -> str:
-    used = used_networks()
-    for _ in range(200):
-        candidate = ipaddress.ip_network(f"172.30.{secrets.randbelow(250) + 1}.0/24")
-        if not any(candidate.overlaps(net) for net in used):
-            return str(candidate)
-    raise AssertionError("no free 172.30.x.0/24 subnet for the frontend network")
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Measure how many PostgreSQL connections gunicorn opens per 1000 requests, per connection mode.
 
-Not a test (pytest does not collect it); the figures in docs/runtime/lifecycle.md come from it:
+The figures in docs/runtime/lifecycle.md ("Database connections") come from it. It runs the app from the
+working tree, so it needs the project's virtualenv (Django, gunicorn, psycopg), from the repository root:
 
-    /tmp/venvtest/bin/python tests/app/measure_db_connections.py [--requests 5000] [--concurrency 8]
+    .venv/bin/python -m bench.db_connections [--requests 5000] [--concurrency 8] [--max-requests 0]
 
 It migrates a scratch database; for each mode it starts gunicorn as the image does (2 workers x 4 threads
 unless the mode says otherwise, max_requests 1000 + jitter 100), sends requests to `/` (one query each)
@@ -13,12 +14,13 @@ from `concurrency` keep-alive clients, and reads PostgreSQL's own counters:
 Needs a PostgreSQL superuser on 127.0.0.1:5432 with trust auth (the CI database), or ADMIN_DSN.
 """
 
+# ruff: noqa: S106, S603
+# (a fixed throwaway secret key; it runs gunicorn and manage.py with arguments it builds itself)
 import argparse
 import http.client
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +31,9 @@ from pathlib import Path
 
 import psycopg
 
-APP_DIR = Path(__file__).resolve().parents[2] / "app"
+from .network import free_port
+
+APP_DIR = Path(__file__).resolve().parents[1] / "app"
 ADMIN_DSN = os.environ.get("ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = "djangoapp_connections_bench"
 STATIC_ROOT = tempfile.mkdtemp(prefix="djangoapp-bench-static-")
@@ -74,12 +78,6 @@ def admin(sql, params=None):
 def db_counters():
     (row,) = admin("SELECT sessions, numbackends FROM pg_stat_database WHERE datname = %s", (BENCH_DB,))
     return row
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(port, process):
