@@ -280,7 +280,7 @@ class Bench:
                 "-v",
                 f"{self.state / 'tls'}:/etc/nginx/tls:ro",
                 "-v",
-                f"{ROOT / 'docker/nginx/snippets'}:/etc/nginx/snippets:ro",
+                f"{ROOT / 'ansible/roles/nginx/files/snippets'}:/etc/nginx/snippets:ro",
                 "-v",
                 f"{self.project}_static:/srv/static:ro",
                 self.args.nginx_image,
