@@ -57,7 +57,8 @@ NGINX_ACCESS = re.compile(
 
 def nginx_access() -> list[dict[str, str]]:
     """Every access line nginx wrote so far, parsed."""
-    logs = compose("logs", "--no-color", "--no-log-prefix", "nginx").stdout.splitlines()
+    out = compose("logs", "--no-color", "--no-log-prefix", "nginx").stdout
+    logs = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out).splitlines()
     return [m.groupdict() for m in map(NGINX_ACCESS.match, logs) if m]
 
 
