@@ -684,7 +684,7 @@ class Bench:
         for name, env in GUNICORN_VARIANTS:
             # The switch works (GUNICORN_ACCESS_LOG): access lines exactly where they are expected.
             logs = run(["docker", "logs", self.variant_containers[name]]).stdout
-            if ("[gunicorn.access]" in logs) != (env.get("GUNICORN_ACCESS_LOG", "true") != "false"):
+            if ("[gunicorn.access]" in logs) != (env.get("GUNICORN_ACCESS_LOG", "false") != "false"):
                 raise RuntimeError(f"gunicorn candidate {name}: access log lines do not match its settings")
         self.figures["variants"] = {
             "duration": duration,
