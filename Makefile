@@ -41,7 +41,7 @@ images: ## Build the registry-free local images (only those absent or whose inpu
 	scripts/ensure-docker.sh
 	docker/images/build.sh
 
-up: ## Run the stack locally with Docker Compose (DEV=1 for runserver with autoreload) and print its URL
+up: venv ## Run the stack locally with Docker Compose (DEV=1 for runserver with autoreload) and print its URL
 	scripts/local-stack.sh up
 
 down: ## Stop the local stack

@@ -64,9 +64,10 @@ class _NoAccessLogger(Logger):
         pass
 
 
-# Behind nginx, which logs every request itself, the access line here is a second record of the same request,
-# and it costs CPU on every request (formatting and the redaction filter): `make bench` measures it.
-if not env("GUNICORN_ACCESS_LOG", default=True, cast=bool):
+# Off by default: nginx logs every request itself, with the upstream that answered, its release and the
+# request id, so the line here would be a second record of the same request, and it costs CPU on every
+# request (formatting and the redaction filter; docs/benchmarks.md). GUNICORN_ACCESS_LOG=true turns it on.
+if not env("GUNICORN_ACCESS_LOG", default=False, cast=bool):
     logger_class = _NoAccessLogger
 logconfig_dict = build_logging(
     fmt=env("DJANGO_LOG_FORMAT", default="plain", cast=Choices(["plain", "json"])), level=log_level

@@ -7,12 +7,15 @@
 #   url                print the URL of the running stack
 #   images             print the chosen base image references (KEY=VALUE), building local ones if needed
 #   render-nginx DIR SERVER_NAMES [HTTPS_PORT]
-#                      render docker/nginx/templates/default.conf.template into DIR/default.conf
+#                      render the nginx role's site and upstream templates into DIR/site.conf and
+#                      DIR/upstream.conf (scripts/render_nginx_site.py; NGINX_IMAGE, when set, decides the
+#                      template choices from its `nginx -V`)
 #   compose ARGS...    run `docker compose` on the local stack (e.g. `compose logs -f web`)
 #
 # Environment (all optional):
 #   DEV=1                    add docker/compose.dev.yml: runserver with autoreload, ./app mounted, DEBUG on
 #   LOCAL_STACK_DIR          state directory (.local/stack): stack.env, secrets.env, tls/, nginx/, acme/
+#                            (touch nginx/maintenance/enabled for maintenance mode)
 #   LOCAL_STACK_PROJECT      Compose project name (djangoapp-local)
 #   LOCAL_DOMAIN             host name served (localhost); the self-signed certificate is made for it
 #   LOCAL_PUBLISH_ADDR       address the ports are published on (127.0.0.1)
@@ -29,7 +32,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
-readonly TEMPLATE="${ROOT}/docker/nginx/templates/default.conf.template"
+readonly NGINX_ROLE="${ROOT}/ansible/roles/nginx"
 readonly OFFICIAL_IMAGES_ENV="${ROOT}/docker/images/official.env"
 readonly LOCAL_IMAGES_ENV="${ROOT}/docker/images/local.env"
 
@@ -95,22 +98,31 @@ select_images() {
   export PYTHON_IMAGE POSTGRES_IMAGE NGINX_IMAGE CERTBOT_IMAGE
 }
 
-# Renders the nginx site config. Only the two placeholders are substituted (sed, not envsubst: nginx's own
-# $variables must stay), after checking the values cannot inject configuration.
-render_nginx() {
-  local out=$1 names=$2 port=${3:-443} suffix=""
-  [[ "${names}" =~ ^[A-Za-z0-9.*_-]+([\ ][A-Za-z0-9.*_-]+)*$ ]] ||
-    die "invalid server name(s) '${names}': host names separated by single spaces"
-  [[ "${port}" =~ ^[0-9]{1,5}$ ]] || die "invalid HTTPS port '${port}'"
-  [[ "${port}" == 443 ]] || suffix=":${port}"
-  mkdir -p "${out}"
-  sed -e "s|\${NGINX_SERVER_NAME}|${names}|g" \
-    -e "s|\${NGINX_HTTPS_PORT_SUFFIX}|${suffix}|g" \
-    "${TEMPLATE}" >"${out}/default.conf.tmp"
-  if grep -qF "\${NGINX_" "${out}/default.conf.tmp"; then
-    die "unrendered placeholder left in ${out}/default.conf"
+# The Python with Jinja2 for scripts/render_nginx_site.py: the project's virtualenv (`make venv`), else python3.
+python_with_jinja() {
+  if [[ -x "${ROOT}/.venv/bin/python" ]]; then
+    printf '%s\n' "${ROOT}/.venv/bin/python"
+  else
+    printf '%s\n' python3
   fi
-  mv "${out}/default.conf.tmp" "${out}/default.conf"
+}
+
+# Renders the nginx role's site template (the one Ansible writes on hosts) and the upstream naming `web`.
+render_nginx() {
+  local out=$1 names=$2 port=${3:-443}
+  local -a extra=()
+  [[ -z "${NGINX_IMAGE:-}" ]] || extra+=(--nginx-image "${NGINX_IMAGE}")
+  [[ ! -f "${STATE}/tls/fullchain.pem" ]] || extra+=(--tls-dir "${STATE}/tls")
+  "$(python_with_jinja)" "${ROOT}/scripts/render_nginx_site.py" "${out}" "${names}" "${port}" "${extra[@]}" ||
+    die "could not render the nginx site into ${out}"
+}
+
+# The maintenance page next to the (absent) flag file, as the nginx role installs them on hosts.
+install_maintenance_page() {
+  mkdir -p "${STATE}/nginx/maintenance"
+  cp "${NGINX_ROLE}/files/maintenance/maintenance.html" "${STATE}/nginx/maintenance/maintenance.html"
+  chmod 0755 "${STATE}/nginx" "${STATE}/nginx/maintenance"
+  chmod 0644 "${STATE}/nginx/maintenance/maintenance.html"
 }
 
 random_secret() { openssl rand -hex "$1"; }
@@ -180,7 +192,8 @@ write_env_file() {
       printf 'HTTPS_PORT=%s\n' "${HTTPS_PORT}"
       printf 'FRONTEND_SUBNET=%s\n' "${FRONTEND_SUBNET}"
       printf 'NGINX_CONF_DIR=%s\n' "${STATE}/nginx/conf.d"
-      printf 'NGINX_SNIPPETS_DIR=%s\n' "${ROOT}/docker/nginx/snippets"
+      printf 'NGINX_SNIPPETS_DIR=%s\n' "${NGINX_ROLE}/files/snippets"
+      printf 'NGINX_MAINTENANCE_DIR=%s\n' "${STATE}/nginx/maintenance"
       printf 'TLS_CERT_DIR=%s\n' "${STATE}/tls"
       printf 'ACME_WEBROOT=%s\n' "${STATE}/acme"
       printf '# Application\n'
@@ -241,7 +254,10 @@ cmd_up() {
 
   ensure_secrets
   ensure_certificate
+  # Everything in conf.d is generated: nothing from an earlier layout may stay next to the site.
+  rm -rf "${STATE}/nginx/conf.d"
   render_nginx "${STATE}/nginx/conf.d" "${DOMAIN}" "${HTTPS_PORT}"
+  install_maintenance_page
   write_env_file
 
   log "starting project ${PROJECT}$([[ "${DEV:-0}" == 1 ]] && printf ' (DEV: runserver, ./app mounted)')"
@@ -251,8 +267,9 @@ cmd_up() {
     die "the stack did not become healthy"
   fi
   # nginx resolves `web` when it loads its config: when `up` recreated web alone (a new image), a graceful
-  # reload points nginx at the new container (compose.yml has no restart-on-dependency for nginx).
-  compose exec -T nginx nginx -s reload >&2 2>/dev/null || log "warning: nginx reload failed"
+  # reload points nginx at the new container (compose.yml has no restart-on-dependency for nginx). The nginx
+  # role's reload script, as on hosts.
+  "${NGINX_ROLE}/files/nginx-reload" "${PROJECT}" >&2 || log "warning: nginx reload failed"
   log "up in $(($(date +%s) - started)) s; certificate: ${STATE}/tls/fullchain.pem (self-signed)"
   url
 }

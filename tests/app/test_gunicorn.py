@@ -43,6 +43,8 @@ def test_defaults(monkeypatch):
     assert (cfg.max_requests, cfg.max_requests_jitter) == (20000, 2000)
     assert cfg.forwarded_allow_ips == ["127.0.0.1"]
     assert (cfg.accesslog, cfg.errorlog) == ("-", "-")
+    # No access line of gunicorn's own unless GUNICORN_ACCESS_LOG says so: nginx logs every request.
+    assert cfg.logger_class.__name__ == "_NoAccessLogger"
     assert cfg.control_socket_disable is True
     assert cfg.wsgi_app == "config.wsgi:application"
 
@@ -59,6 +61,7 @@ def test_environment_overrides(monkeypatch):
         GUNICORN_MAX_REQUESTS="500",
         GUNICORN_MAX_REQUESTS_JITTER="50",
         GUNICORN_FORWARDED_ALLOW_IPS="172.30.80.0/24",
+        GUNICORN_ACCESS_LOG="true",
         DJANGO_LOG_LEVEL="warning",
     )
     assert cfg.bind == ["127.0.0.1:9000", "unix:/run/app.sock"]
@@ -66,6 +69,7 @@ def test_environment_overrides(monkeypatch):
     assert (cfg.timeout, cfg.graceful_timeout, cfg.keepalive) == (60, 20, 2)
     assert (cfg.max_requests, cfg.max_requests_jitter) == (500, 50)
     assert cfg.forwarded_allow_ips == ["172.30.80.0/24"]
+    assert cfg.logger_class.__name__ == "Logger"  # gunicorn's own, with the access line
     assert cfg.loglevel == "warning"
 
 
@@ -123,7 +127,9 @@ def url_of_test_database():
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_serves_the_app():
     proxied = {"Host": "localhost", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
-    with gunicorn(DATABASE_URL=url_of_test_database(), DJANGO_ALLOWED_HOSTS="localhost") as (port, process):
+    with gunicorn(
+        DATABASE_URL=url_of_test_database(), DJANGO_ALLOWED_HOSTS="localhost", GUNICORN_ACCESS_LOG="true"
+    ) as (port, process):
         status, headers, body = fetch(port, "/healthz", {"Host": "172.18.0.4:8000"})
         assert (status, json.loads(body)) == (200, {"status": "ok", "release": "subprocess-release"})
         status, _, body = fetch(port, "/readyz")
@@ -167,8 +173,19 @@ def test_gunicorn_with_the_database_down():
         assert json.loads(body)["reason"] == "database unavailable"
 
 
+def test_gunicorn_writes_no_access_line_by_default():
+    with gunicorn() as (port, process):
+        assert fetch(port, "/healthz")[0] == 200
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=40)
+        log = process.stdout.read()
+    assert "Starting gunicorn" in log, log
+    assert "gunicorn.access" not in log, log
+    assert "GET /healthz" not in log, log
+
+
 def test_gunicorn_logs_in_the_app_format():
-    with gunicorn(DJANGO_LOG_FORMAT="json") as (port, process):
+    with gunicorn(DJANGO_LOG_FORMAT="json", GUNICORN_ACCESS_LOG="true") as (port, process):
         fetch(port, "/healthz")
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=40)

@@ -33,10 +33,17 @@ pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local-stack.sh"
-TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
 DOMAIN = "localhost"
 UNKNOWN_HOST = "unknown.example"
 HASHED_STATIC = re.compile(r'/static/[^"\'\s]+\.[0-9a-f]{12}\.css')
+# nginx's access line (log_format `site`, ansible/roles/nginx/files/snippets/log-format.conf); /static/ is not
+# logged (static.conf), every request passed to gunicorn is.
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+NGINX_ACCESS = re.compile(
+    r'^(?P<client>\S+) - \S+ \[[^\]]+\] "(?P<request>[^"]*)" (?P<status>\d{3}) \d+ "[^"]*" "[^"]*" '
+    r"rt=[0-9.]+ upstream=(?P<upstream>\S+) upstream_status=\S+ upstream_rt=\S+ release=(?P<release>\S+) "
+    r"forwarded_for=(?P<forwarded_for>\S+) request_id=(?P<request_id>[0-9a-f]{32})$"
+)
 
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 120, check: bool = True):
@@ -81,10 +88,29 @@ class Stack:
         found = json.loads(run(["docker", "inspect", *ids.stdout.split()]).stdout)
         return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
 
-    def web_access_lines(self) -> list[str]:
-        """gunicorn access-log lines of web, without the container healthcheck's /healthz probes."""
-        out = self.compose("logs", "--no-color", "--no-log-prefix", "web").stdout
-        return [line for line in out.splitlines() if "gunicorn.access" in line and "/healthz" not in line]
+    def nginx_access(self) -> list[dict[str, str]]:
+        """nginx's access lines (every request it answered), parsed; any other line of its log is skipped."""
+        out = ANSI.sub("", self.compose("logs", "--no-color", "--no-log-prefix", "nginx").stdout)
+        return [m.groupdict() | {"line": m.group(0)} for m in map(NGINX_ACCESS.match, out.splitlines()) if m]
+
+    def proxied(self) -> list[dict[str, str]]:
+        """The requests nginx passed to gunicorn (an upstream address logged)."""
+        return [entry for entry in self.nginx_access() if entry["upstream"] != "-"]
+
+    def web_upstream(self) -> str:
+        """web's address on the frontend network, as nginx logs it."""
+        networks = self.containers()["web"]["NetworkSettings"]["Networks"]
+        address = next(net["IPAddress"] for name, net in networks.items() if name.endswith("_frontend"))
+        return f"{address}:8000"
+
+    def logged(self, marker: str) -> dict[str, str]:
+        """nginx's access line of the request whose target contains `marker` (waits for it)."""
+        deadline = time.monotonic() + 10
+        while not (found := [e for e in self.nginx_access() if marker in e["request"]]):
+            assert time.monotonic() < deadline, f"no access line of nginx names {marker}"
+            time.sleep(0.2)
+        assert len(found) == 1, found
+        return found[0]
 
     def tls_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.cafile)
@@ -127,20 +153,21 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 # --- nginx configuration (no stack needed) -------------------------------------------------------------
 
 
-def test_committed_site_conf_is_the_rendered_template(tmp_path):
-    """docker/nginx/conf.d/default.conf (compose's default NGINX_CONF_DIR) is the template for localhost."""
-    run([str(SCRIPT), "render-nginx", str(tmp_path), "localhost"])
-    committed = ROOT / "docker" / "nginx" / "conf.d" / "default.conf"
-    assert committed.read_text() == (tmp_path / "default.conf").read_text(), (
-        "run: scripts/local-stack.sh render-nginx docker/nginx/conf.d localhost"
-    )
+def test_render_writes_the_nginx_role_templates(tmp_path):
+    run([str(SCRIPT), "render-nginx", str(tmp_path), "localhost www.localhost", "8443"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf", "upstream.conf"]
+    site = (tmp_path / "site.conf").read_text()
+    assert "server_name localhost www.localhost;" in site
+    assert "return 308 https://$host:8443$request_uri;" in site
+    assert "include /etc/nginx/snippets/maintenance.conf;" in site
+    assert "server web:8000;" in (tmp_path / "upstream.conf").read_text()
 
 
 def test_render_refuses_config_injection(tmp_path):
     injected = "example.com; include /etc/passwd"
-    result = run([str(SCRIPT), "render-nginx", str(tmp_path), injected], check=False)
+    result = run([str(SCRIPT), "render-nginx", str(tmp_path / "out"), injected], check=False)
     assert result.returncode != 0
-    assert not (tmp_path / "default.conf").exists()
+    assert not (tmp_path / "out").exists()
 
 
 # --- the running stack ---------------------------------------------------------------------------------
@@ -179,7 +206,7 @@ def test_hashed_static_file_is_served_by_nginx_alone(stack):
     match = HASHED_STATIC.search(page)
     assert match, "no hashed stylesheet referenced by the landing page"
     path = match.group(0)
-    baseline = stack.web_access_lines()
+    baseline = stack.proxied()
 
     response = stack.get(path, headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
@@ -195,17 +222,15 @@ def test_hashed_static_file_is_served_by_nginx_alone(stack):
     assert parsedate_to_datetime(response.headers["Expires"]) > datetime.now(UTC) + timedelta(days=300)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
-    # A dynamic request shows up in web's access log within seconds (the probe works) ...
+    # A dynamic request is logged by nginx as answered by web's gunicorn, with its release (the probe works),
     probe = secrets.token_hex(4)
     assert stack.get(f"/?probe={probe}").status_code == 200
-    deadline = time.monotonic() + 10
-    while not any(probe in line for line in stack.web_access_lines()):
-        assert time.monotonic() < deadline, "the dynamic request never reached web's access log"
-        time.sleep(0.2)
-    # ... and the static request added nothing besides it.
-    after = stack.web_access_lines()
+    dynamic = stack.logged(probe)
+    assert (dynamic["upstream"], dynamic["release"]) == (stack.web_upstream(), stack.release), dynamic
+    # and nothing but the probe was passed to gunicorn: nginx answered the static request alone.
+    after = stack.proxied()
     assert len(after) == len(baseline) + 1, after[len(baseline) :]
-    assert not any(path in line for line in after)
+    assert not any(path in entry["request"] for entry in after)
 
 
 def test_unhashed_static_names_are_not_cached_forever(stack):
@@ -272,14 +297,14 @@ def _raw_request(sock: socket.socket, host: str) -> bytes:
 
 
 def test_unknown_host_is_rejected_over_http(stack):
-    before = stack.web_access_lines()
+    before = stack.proxied()
     with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
         assert _raw_request(sock, UNKNOWN_HOST) == b""  # 444: closed without an answer
     # The known host gets an answer on the same port (the test above is not vacuous).
     with socket.create_connection(("127.0.0.1", stack.http_port), timeout=10) as sock:
         assert _raw_request(sock, DOMAIN).startswith(b"HTTP/1.1 308")
     time.sleep(1)
-    assert stack.web_access_lines() == before
+    assert stack.proxied() == before
 
 
 def test_unknown_sni_is_rejected_at_the_tls_handshake(stack):
@@ -293,14 +318,14 @@ def test_unknown_sni_is_rejected_at_the_tls_handshake(stack):
 
 
 def test_unknown_host_header_behind_a_known_sni_is_rejected(stack):
-    before = stack.web_access_lines()
+    before = stack.proxied()
     with (
         socket.create_connection(("127.0.0.1", stack.https_port), timeout=10) as raw,
         stack.tls_context().wrap_socket(raw, server_hostname=DOMAIN) as sock,
     ):
         assert _raw_request(sock, UNKNOWN_HOST) == b""
     time.sleep(1)
-    assert stack.web_access_lines() == before
+    assert stack.proxied() == before
 
 
 def test_http2_is_negotiated(stack):
@@ -356,11 +381,11 @@ def test_body_above_the_limit_is_refused_by_nginx(stack):
 def test_forwarded_for_is_set_by_nginx_not_by_the_client(stack):
     probe = secrets.token_hex(4)
     stack.get(f"/?xff={probe}", headers={"X-Forwarded-For": "203.0.113.66"})
-    deadline = time.monotonic() + 10
-    while not (lines := [line for line in stack.web_access_lines() if probe in line]):
-        assert time.monotonic() < deadline, "request not logged by web"
-        time.sleep(0.2)
-    assert "203.0.113.66" not in lines[0]
+    entry = stack.logged(probe)
+    # Passed to web, with the connection's address as X-Forwarded-For: the client's header is not in the line.
+    assert entry["upstream"] == stack.web_upstream(), entry
+    assert entry["forwarded_for"] == entry["client"], entry
+    assert "203.0.113.66" not in entry["line"]
 
 
 def test_only_nginx_publishes_ports(stack):

@@ -47,12 +47,26 @@ def upstream_service() -> str:
     return match.group(1)
 
 
-def external_requests_in_logs(slot: str) -> int:
-    """Access-log lines of a slot's gunicorn from anyone but its own healthcheck (127.0.0.1)."""
-    logs = compose("logs", "--no-color", "--no-log-prefix", slot).stdout
-    clients = re.findall(r"\[gunicorn\.access\] \d+ (\S+) ", logs)
-    assert clients, logs[-2000:]  # its healthchecks at least
-    return len([client for client in clients if client != "127.0.0.1"])
+# nginx's access line (log_format `site`, ansible/roles/nginx/files/snippets/log-format.conf): user agent,
+# the upstream address that answered and its X-App-Release.
+NGINX_ACCESS = re.compile(
+    r'^\S+ - \S+ \[[^\]]+\] "[^"]*" \d{3} \d+ "[^"]*" "(?P<agent>[^"]*)" '
+    r"rt=[0-9.]+ upstream=(?P<upstream>\S+) upstream_status=\S+ upstream_rt=\S+ release=(?P<release>\S+) "
+)
+
+
+def nginx_access() -> list[dict[str, str]]:
+    """Every access line nginx wrote so far, parsed."""
+    out = compose("logs", "--no-color", "--no-log-prefix", "nginx").stdout
+    logs = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out).splitlines()
+    return [m.groupdict() for m in map(NGINX_ACCESS.match, logs) if m]
+
+
+def frontend_address(slot: str) -> str:
+    """The slot's address on the frontend network, as nginx logs its upstream."""
+    networks = "{{range $n, $c := .NetworkSettings.Networks}}{{$n}}={{$c.IPAddress}} {{end}}"
+    address = host_sh(f"docker inspect --format '{networks}' {container_of(slot)}").stdout.split()
+    return next(a.split("=", 1)[1] for a in address if a.startswith(f"{PROJECT}_frontend=")) + ":8000"
 
 
 def test_first_release_serves():
@@ -127,6 +141,7 @@ def test_release_failing_its_healthcheck_never_receives_traffic(release_source):
     assert broken != text
     middleware.write_text(broken, encoding="utf-8")
 
+    logged_before = len(nginx_access())
     with Load(rate=40, threads=4) as load:
         result = playbook(
             "deploy",
@@ -142,10 +157,14 @@ def test_release_failing_its_healthcheck_never_receives_traffic(release_source):
     assert "keeps serving" in out
     assert load.errors == [], load.summary()
     assert set(load.releases()) == {SECOND}, load.summary()
-    # nginx never pointed at it, and its gunicorn logged no request but its own healthchecks.
+    # nginx never pointed at it: every request of the load that nginx logged meanwhile went to web-green's
+    # address and was answered by SECOND.
     assert upstream_service() == "web-green"
     assert slots_record()["active"] == "web-green"
-    assert external_requests_in_logs("web") == 0
+    during = [e for e in nginx_access()[logged_before:] if e["agent"] == "molecule-release-load"]
+    assert during and len(during) >= len(load.records), (len(during), load.summary())
+    green = frontend_address("web-green")
+    assert {(e["upstream"], e["release"]) for e in during} == {(green, SECOND)}, during[:5]
     assert container_of("web") == ""  # stopped after the failure
     assert get("/").header("X-App-Release") == SECOND
     record_metric("broken_health_load", load.summary())

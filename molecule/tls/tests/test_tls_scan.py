@@ -100,7 +100,7 @@ def test_only_allowed_groups_with_post_quantum_first_where_supported(host, scan)
     curves = set(scan["FS_ECDHE_curves"]["finding"].split())
     assert curves <= ALLOWED_CURVES, f"not allowed: {sorted(curves - ALLOWED_CURVES)}"
     assert {"X25519", "prime256v1"} <= curves
-    # The nginx image's OpenSSL decides whether the hybrid group is offered (tasks/nginx_features.yml).
+    # The nginx image's OpenSSL decides whether the hybrid group is offered (nginx role, tasks/features.yml).
     version = host.check_output(
         "docker exec $(docker ps -q --filter label=com.docker.compose.service=nginx"
         " | head -1) nginx -V 2>&1 | grep -o 'running with OpenSSL [0-9.]*' || true"

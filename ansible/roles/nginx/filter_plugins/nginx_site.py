@@ -1,0 +1,49 @@
+"""What the site configuration may use, decided from the nginx image's `nginx -V` output.
+
+`nginx_features` is the one place that turns `nginx -V` into template choices; the nginx role
+(tasks/features.yml) and scripts/render_nginx_site.py (`make up`) both call it, so both render the site the
+same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+# `http2 on;` exists since nginx 1.25.1; older versions take the `http2` listen parameter.
+HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
+# The hybrid post-quantum key exchange X25519MLKEM768 needs OpenSSL 3.5.
+MLKEM_SINCE = (3, 5)
+# Mozilla server-side TLS 6.0 (intermediate) groups, most preferred first.
+CLASSIC_GROUPS = ["X25519", "prime256v1", "secp384r1"]
+# An nginx whose `nginx -V` is not at hand is taken for this one (any nginx >= 1.25.1 with OpenSSL 3 is).
+BASELINE = "nginx version: nginx/1.25.1\nbuilt with OpenSSL 3.0.0"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+def nginx_features(nginx_v: str) -> dict:
+    """The versions `nginx -V` names (nginx writes it to stderr) and the choices they allow.
+
+    The OpenSSL version is the one nginx runs with (Debian's nginx can run with a newer libssl than it was
+    built with), else the one it was built with; '0' when absent.
+    """
+    nginx = [*re.findall(r"nginx/([0-9.]+)", nginx_v), "0"][0]
+    openssl = [
+        *re.findall(r"running with OpenSSL ([0-9.]+)", nginx_v),
+        *re.findall(r"built with OpenSSL ([0-9.]+)", nginx_v),
+        "0",
+    ][0]
+    mlkem = _version(openssl) >= MLKEM_SINCE
+    return {
+        "nginx_version": nginx,
+        "openssl_version": openssl,
+        "http2_directive": _version(nginx) >= HTTP2_DIRECTIVE_SINCE,
+        "ecdh_curve": (["X25519MLKEM768"] if mlkem else []) + CLASSIC_GROUPS,
+    }
+
+
+class FilterModule:
+    def filters(self):
+        return {"nginx_features": nginx_features}

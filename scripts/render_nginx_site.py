@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Renders the nginx role's site and upstream templates for a stack without Ansible (`make up`).
+
+The same files the role writes on a host (ansible/roles/nginx/templates/site.conf.j2 and upstream.conf.j2),
+with the same template choices (filter_plugins/nginx_site.py reads the image's `nginx -V`), for a local
+self-signed certificate in /etc/nginx/tls and the slot `web`:
+
+    render_nginx_site.py OUT_DIR "SERVER NAMES" [HTTPS_PORT] [--nginx-image IMAGE] [--tls-dir DIR]
+
+Writes OUT_DIR/site.conf and OUT_DIR/upstream.conf, or nothing when an input is refused. Needs Jinja2 (the
+project's virtualenv has it: Ansible depends on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+
+ROLE = Path(__file__).resolve().parents[1] / "ansible" / "roles" / "nginx"
+# Host names separated by single spaces: nothing that could end the server_name directive.
+SERVER_NAMES = re.compile(r"[A-Za-z0-9.*_-]+( [A-Za-z0-9.*_-]+)*")
+MANAGED = "Rendered by scripts/render_nginx_site.py from the nginx role's templates: edit those, not this."
+CONTAINER_CERT_DIR = "/etc/nginx/tls"
+
+
+def _features_module():
+    spec = importlib.util.spec_from_file_location("nginx_site", ROLE / "filter_plugins" / "nginx_site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bool(value) -> bool:
+    """Ansible's `bool` filter, for the values these templates see."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    return bool(value)
+
+
+def _checksum(tls_dir: Path | None) -> str:
+    """As the tls role records it: sha1 over the files' sha1s (fullchain, key), comma-joined."""
+    if tls_dir is None:
+        return ""
+    files = (tls_dir / "fullchain.pem", tls_dir / "privkey.pem")
+    sums = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]  # noqa: S324
+    return hashlib.sha1(",".join(sums).encode()).hexdigest()  # noqa: S324
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("server_names")
+    parser.add_argument("https_port", nargs="?", default="443")
+    parser.add_argument("--nginx-image", default="", help="read `nginx -V` of this image (default: baseline)")
+    parser.add_argument("--tls-dir", type=Path, help="host directory of fullchain.pem and privkey.pem")
+    args = parser.parse_args(argv)
+
+    if not SERVER_NAMES.fullmatch(args.server_names):
+        parser.error(f"invalid server name(s) {args.server_names!r}: host names separated by single spaces")
+    if not re.fullmatch(r"[0-9]{1,5}", args.https_port) or not 1 <= int(args.https_port) <= 65535:
+        parser.error(f"invalid HTTPS port {args.https_port!r}")
+
+    features = _features_module()
+    nginx_v = features.BASELINE
+    if args.nginx_image:
+        result = subprocess.run(  # noqa: S603
+            ["docker", "run", "--rm", "--network", "none", args.nginx_image, "nginx", "-V"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        nginx_v = result.stderr + "\n" + result.stdout
+
+    site = {
+        "server_names": list(dict.fromkeys(args.server_names.split())),
+        "https_port_suffix": "" if args.https_port == "443" else f":{args.https_port}",
+        "https": True,
+        "certificate_source": "selfsigned (scripts/local-stack.sh)",
+        "certificate_dir": CONTAINER_CERT_DIR,
+        "certificate_checksum": _checksum(args.tls_dir),
+        "client_ca": "",
+        "real_ip_from": [],
+        "real_ip_header": "CF-Connecting-IP",
+        "features": features.nginx_features(nginx_v),
+    }
+    env = jinja2.Environment(  # noqa: S701 - nginx configuration, not HTML
+        loader=jinja2.FileSystemLoader(ROLE / "templates"),
+        trim_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["bool"] = _bool
+    rendered = {
+        "site.conf": env.get_template("site.conf.j2").render(_nginx_site=site, ansible_managed=MANAGED),
+        "upstream.conf": env.get_template("upstream.conf.j2").render(
+            _nginx_upstream_slot="web", ansible_managed=MANAGED
+        ),
+    }
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.items():
+        tmp = args.out_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(args.out_dir / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

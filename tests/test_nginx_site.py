@@ -1,0 +1,52 @@
+"""The nginx role's template choices from `nginx -V` (filter_plugins/nginx_site.py), used by the role and by
+scripts/render_nginx_site.py alike."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROLE = Path(__file__).resolve().parents[1] / "ansible" / "roles" / "nginx"
+PLUGIN = ROLE / "filter_plugins" / "nginx_site.py"
+spec = importlib.util.spec_from_file_location("nginx_site", PLUGIN)
+nginx_site = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(nginx_site)
+
+DEBIAN_TRIXIE = """nginx version: nginx/1.26.3
+built with OpenSSL 3.4.1 11 Feb 2025 (running with OpenSSL 3.5.1 1 Jul 2025)
+TLS SNI support enabled
+configure arguments: --with-http_ssl_module --with-http_v2_module"""
+OFFICIAL_1_28 = """nginx version: nginx/1.28.0
+built by gcc 12.2.0 (Debian 12.2.0-14)
+built with OpenSSL 3.0.15 3 Sep 2024
+TLS SNI support enabled"""
+OLD = """nginx version: nginx/1.22.1
+built with OpenSSL 3.0.9 30 May 2023"""
+
+
+@pytest.mark.parametrize(
+    ("text", "nginx", "openssl", "http2_directive", "mlkem"),
+    [
+        (DEBIAN_TRIXIE, "1.26.3", "3.5.1", True, True),  # the library it runs with decides
+        (OFFICIAL_1_28, "1.28.0", "3.0.15", True, False),
+        (OLD, "1.22.1", "3.0.9", False, False),
+        (nginx_site.BASELINE, "1.25.1", "3.0.0", True, False),
+        ("garbage", "0", "0", False, False),
+    ],
+)
+def test_features_follow_the_versions(text, nginx, openssl, http2_directive, mlkem):
+    features = nginx_site.nginx_features(text)
+    assert features["nginx_version"] == nginx
+    assert features["openssl_version"] == openssl
+    assert features["http2_directive"] is http2_directive
+    expected = ["X25519MLKEM768"] if mlkem else []
+    assert features["ecdh_curve"] == [*expected, "X25519", "prime256v1", "secp384r1"]
+
+
+def test_openssl_3_10_is_newer_than_3_5():
+    features = nginx_site.nginx_features("nginx/1.27.0\nbuilt with OpenSSL 3.10.0")
+    assert "X25519MLKEM768" in features["ecdh_curve"]
+
+
+def test_the_filter_is_registered():
+    assert nginx_site.FilterModule().filters()["nginx_features"] is nginx_site.nginx_features
