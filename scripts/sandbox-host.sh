@@ -1,32 +1,30 @@
 #!/usr/bin/env bash
 # Manage the local sandbox "host": a Debian 13 container with systemd as PID 1 (image local/systemd-host:trixie,
 # built by docker/images/build.sh) that `make deploy` provisions with Ansible over the docker connection.
-# It runs with the same flags as Molecule's platform (molecule/default/molecule.yml); only its name and
-# ports differ.
+# It runs like every Molecule test host: the shared run options are docker/images/systemd-host/run-options.yml
+# (as `docker run` arguments from run_options.py there, with the venv's Python when present); only its name
+# and ports differ.
 #
 #   scripts/sandbox-host.sh create    # start it (idempotent) and wait until systemd is up
 #   scripts/sandbox-host.sh status    # print its state; exit 0 only when it runs and systemd is up
 #   scripts/sandbox-host.sh destroy   # remove it with its anonymous volume (/var/lib/docker)
 #
-# Environment: SANDBOX_NAME (djangoapp-sandbox), SANDBOX_IMAGE (local/systemd-host:trixie),
+# Environment: SANDBOX_NAME (djangoapp-sandbox), SANDBOX_IMAGE (SYSTEMD_HOST_IMAGE of docker/images/local.env),
 # SANDBOX_HTTP_PORT (8080), SANDBOX_HTTPS_PORT (8443), SANDBOX_BIND_ADDR (127.0.0.1), SANDBOX_BOOT_TIMEOUT (90).
 set -euo pipefail
 
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HOST_IMAGES="$ROOT/docker/images"
+
 NAME="${SANDBOX_NAME:-djangoapp-sandbox}"
-IMAGE="${SANDBOX_IMAGE:-local/systemd-host:trixie}"
+IMAGE="${SANDBOX_IMAGE:-$(sed -n 's/^SYSTEMD_HOST_IMAGE=//p' "$HOST_IMAGES/local.env")}"
 HTTP_PORT="${SANDBOX_HTTP_PORT:-8080}"
 HTTPS_PORT="${SANDBOX_HTTPS_PORT:-8443}"
 BIND_ADDR="${SANDBOX_BIND_ADDR:-127.0.0.1}"
 BOOT_TIMEOUT="${SANDBOX_BOOT_TIMEOUT:-90}"
 
-# Every capability except SYS_RESOURCE, which the CI machines withhold (so --privileged fails there).
-CAPABILITIES=(
-  AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN DAC_OVERRIDE
-  DAC_READ_SEARCH FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN MAC_OVERRIDE
-  MKNOD NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW PERFMON SETFCAP SETGID SETPCAP SETUID
-  SYSLOG SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_TIME
-  SYS_TTY_CONFIG WAKE_ALARM
-)
+PYTHON="$ROOT/.venv/bin/python3"
+[ -x "$PYTHON" ] || PYTHON=python3
 
 log() { printf 'sandbox-host: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -59,24 +57,21 @@ create() {
     running)
       log "$NAME already runs" ;;
     "")
+      [ -n "$IMAGE" ] || die "no SYSTEMD_HOST_IMAGE in $HOST_IMAGES/local.env"
       docker image inspect "$IMAGE" >/dev/null 2>&1 \
         || die "image $IMAGE is missing: build it with docker/images/build.sh"
+      # The shared options, then the image and its command.
+      local shared
+      shared="$("$PYTHON" "$HOST_IMAGES/systemd-host/run_options.py" "$IMAGE")" \
+        || die "cannot read the run options of docker/images/systemd-host/run-options.yml"
       local args=(
         --detach --name "$NAME" --hostname "$NAME"
-        --cgroupns host
-        --security-opt seccomp=unconfined --security-opt apparmor=unconfined
-        --volume /sys/fs/cgroup:/sys/fs/cgroup:rw
-        --volume /var/lib/docker
-        --tmpfs /run --tmpfs /run/lock
         --publish "$BIND_ADDR:$HTTP_PORT:80" --publish "$BIND_ADDR:$HTTPS_PORT:443"
         --label djangoapp.sandbox=true
       )
-      local cap
-      for cap in "${CAPABILITIES[@]}"; do
-        args+=(--cap-add "$cap")
-      done
+      mapfile -t -O "${#args[@]}" args <<<"$shared"
       log "creating $NAME from $IMAGE (ports $BIND_ADDR:$HTTP_PORT->80, $BIND_ADDR:$HTTPS_PORT->443)"
-      docker run "${args[@]}" "$IMAGE" /sbin/init >/dev/null ;;
+      docker run "${args[@]}" >/dev/null ;;
     *)
       log "$NAME exists ($state); starting it"
       docker start "$NAME" >/dev/null ;;

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_ENV = ROOT / "docker" / "images" / "official.env"
@@ -77,11 +76,3 @@ def test_no_other_file_repeats_an_official_pin():
             continue
         offenders += [f"{name}: {pin}" for pin in OFFICIAL.values() if pin_use(pin).search(text)]
     assert offenders == []
-
-
-def test_molecule_platforms_use_the_listed_systemd_host_image():
-    images = set()
-    for scenario in sorted((ROOT / "molecule").glob("*/molecule.yml")):
-        platforms = yaml.safe_load(scenario.read_text(encoding="utf-8"))["platforms"]
-        images |= {p["image"] for p in platforms if "image" in p}
-    assert images <= {LOCAL["SYSTEMD_HOST_IMAGE"]}
