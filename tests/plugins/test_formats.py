@@ -41,8 +41,8 @@ def test_hostname(value, expected):
 @pytest.mark.parametrize(
     ("value", "expected"),
     cases(
-        ["localhost", "app.localhost", "example.com", "www.example.org", "site.invalid", "x.test"],
-        ["app.example.co", "myexample.com", "localhost.example.net.eu", "app.invalid.com"],
+        ["localhost", "app.localhost", "example.com", "www.example.org", "site.invalid"],
+        ["app.example.co", "myexample.com", "localhost.example.net.eu", "app.invalid.com", "acme.app.test"],
     ),
 )
 def test_reserved_name(value, expected):
@@ -86,7 +86,7 @@ def test_cidr_by_family_and_without_strictness():
 @pytest.mark.parametrize(
     ("value", "expected"),
     cases(
-        ["127.0.0.1", "0.0.0.0", "203.0.113.10", "::1", "::", "2001:db8::10"],
+        ["127.0.0.1", "0.0.0.0", "203.0.113.10", "::1", "::", "2001:db8::10"],  # noqa: S104 - parsed only
         ["256.1.1.1", "1.2.3", "01.2.3.4", "1.2.3.4\n", "1.2.3.4/32", "::1 ", "localhost", "[::1]", "", None],
     ),
 )
@@ -98,6 +98,15 @@ def test_ip_address_by_family():
     assert formats.ip_address("10.1.2.3", version=4)
     assert not formats.ip_address("::1", version=4)
     assert formats.ip_address("::1", version=6)
+
+
+def test_ip_address_in_brackets():
+    assert formats.ip_address("[::]", brackets=True)
+    assert formats.ip_address("[2001:db8::10]", version=6, brackets=True)
+    assert not formats.ip_address("[::1]", version=4, brackets=True)
+    assert not formats.ip_address("[127.0.0.1]", brackets=True)
+    assert not formats.ip_address("[::1", brackets=True)
+    assert formats.ip_address("127.0.0.1", brackets=True)
 
 
 @pytest.mark.parametrize(
@@ -221,7 +230,10 @@ def test_timezone(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    cases([1, 22, 443, 65535, "8443", "1"], [0, 65536, -1, "0", "65536", "22\n", "22a", "", "٣", True, None, 2.5]),
+    cases(
+        [1, 22, 443, 65535, "8443", "1"],
+        [0, 65536, -1, "0", "65536", "22\n", "22a", "", "٣", True, None, 2.5],
+    ),
 )
 def test_port(value, expected):
     assert formats.port(value) is expected
@@ -235,7 +247,9 @@ def test_duration(value, expected):
     assert formats.duration(value) is expected
 
 
-@pytest.mark.parametrize(("value", "expected"), cases(["10m", "1g", "512k"], ["0m", "10", "10M", "10mb", "10m\n"]))
+@pytest.mark.parametrize(
+    ("value", "expected"), cases(["10m", "1g", "512k"], ["0m", "10", "10M", "10mb", "10m\n"])
+)
 def test_size(value, expected):
     assert formats.size(value) is expected
 
@@ -270,7 +284,10 @@ def test_ssh_public_key(value, expected):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    cases(["/srv/djangoapp", "/var/tmp", "/bin/bash"], ["/", "srv/app", "/srv/app/", "/srv/my app", "/srv\n", ""]),
+    cases(
+        ["/srv/djangoapp", "/var/tmp", "/bin/bash"],  # noqa: S108 - parsed only
+        ["/", "srv/app", "/srv/app/", "/srv/my app", "/srv\n", ""],
+    ),
 )
 def test_absolute_path(value, expected):
     assert formats.absolute_path(value) is expected
@@ -288,19 +305,23 @@ def test_url(value, expected):
 
 
 def test_url_with_other_schemes():
-    assert formats.url("file:///etc/apt/keyrings/docker.asc", schemes=["file"]) is False  # no host part
+    assert formats.url("file:///etc/apt/keyrings/docker.asc", schemes=["https", "file"])
     assert formats.url("file://localhost/etc/docker.asc", schemes=["https", "file"])
+    assert not formats.url("file:///", schemes=["file"])
+    assert not formats.url("file:///etc/docker.asc")
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), cases(["DJANGO_DEBUG", "_X", "A1"], ["django_debug", "1A", "A-B", "A B", "A\n", ""])
+    ("value", "expected"),
+    cases(["DJANGO_DEBUG", "_X", "A1"], ["django_debug", "1A", "A-B", "A B", "A\n", ""]),
 )
 def test_env_name(value, expected):
     assert formats.env_name(value) is expected
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), cases(["djangoapp", "App_1", "_x"], ["1app", "my-app", "a b", "app\n", "a" * 64, ""])
+    ("value", "expected"),
+    cases(["djangoapp", "App_1", "_x"], ["1app", "my-app", "a b", "app\n", "a" * 64, ""]),
 )
 def test_sql_identifier(value, expected):
     assert formats.sql_identifier(value) is expected

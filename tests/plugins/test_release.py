@@ -216,7 +216,10 @@ def test_prune_counts_this_runs_release_as_the_newest():
 
 
 def test_prune_of_a_fresh_host_removes_nothing_of_ours():
-    assert release_prune(["<none>", "v1"], release_state(""), "v1", {"web": "v1", "web-green": "v1"}, 5, "v1") == []
+    assert (
+        release_prune(["<none>", "v1"], release_state(""), "v1", {"web": "v1", "web-green": "v1"}, 5, "v1")
+        == []
+    )
 
 
 def test_every_filter_is_registered_under_its_own_name():

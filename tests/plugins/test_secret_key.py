@@ -3,8 +3,9 @@
 import formats
 import pytest
 import secret_key as secret_key_filter
-from config.validation import check_secret_key
 from django.core.exceptions import ImproperlyConfigured
+
+from config.validation import check_secret_key
 
 GOOD = "tests-only-9f2c1a7e4b8d3f6a0c5e9b2d7a4f1c8e3b6d9a2f5c8e1b4d7a0"
 KEYS = [

@@ -49,8 +49,9 @@ _SSH_KEY_TYPES = (
     r"|sk-ecdsa-sha2-nistp256@openssh\.com"
 )
 _SSH_PUBLIC_KEY = re.compile(rf"(?:{_SSH_KEY_TYPES}) AAAA[A-Za-z0-9+/]+={{0,3}}(?: [^\x00-\x1f\x7f]*)?")
-# Names no certificate authority issues for: RFC 2606 / RFC 6761 reserved names.
-_RESERVED_NAME = re.compile(r"localhost|.*\.localhost|(?:.*\.)?example\.(?:com|net|org)|.*\.(?:invalid|test)")
+# Names no public certificate authority issues for (RFC 2606 / RFC 6761). '.test' is left out on purpose: a
+# test ACME server (Pebble in the tls scenario) issues for it.
+_RESERVED_NAME = re.compile(r"localhost|.*\.localhost|(?:.*\.)?example\.(?:com|net|org)|.*\.invalid")
 # Any whitespace or control character: never part of a name, path or reference.
 _BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -65,14 +66,17 @@ def hostname(value):
 
 
 def reserved_name(value):
-    """A host name under a reserved domain (localhost, example.com/.net/.org, .invalid, .test)."""
+    """A host name under a reserved domain (localhost, example.com/.net/.org, .invalid)."""
     return _fullmatch(_RESERVED_NAME, value)
 
 
-def ip_address(value, version=None):
-    """An IPv4 or IPv6 address (only that family when version is 4 or 6)."""
+def ip_address(value, version=None, brackets=False):
+    """An IPv4 or IPv6 address (only that family when version is 4 or 6); with brackets, an IPv6 address may
+    also be written '[::1]' as URLs and Compose's port specifications write it."""
     if not isinstance(value, str) or _BLANK_OR_CONTROL.search(value):
         return False
+    if brackets and value.startswith("[") and value.endswith("]"):
+        return ip_address(value[1:-1], version=6) and version in (None, 6, "6")
     try:
         address = ipaddress.ip_address(value)
     except ValueError:
@@ -190,11 +194,12 @@ def absolute_path(value):
 
 
 def url(value, schemes=("http", "https")):
-    """A URL of one of the schemes with a host part and no whitespace ('https://host/path')."""
+    """A URL of one of the schemes without whitespace: 'https://host/path', or 'file:///path' (no host)."""
     if not isinstance(value, str) or _BLANK_OR_CONTROL.search(value):
         return False
     scheme, separator, rest = value.partition("://")
-    return bool(separator) and scheme in schemes and bool(rest) and not rest.startswith("/")
+    has_host = bool(rest) and not rest.startswith("/")
+    return bool(separator) and scheme in schemes and (has_host or (scheme == "file" and len(rest) > 1))
 
 
 def _secret_key_rule():
