@@ -28,8 +28,8 @@ lint: venv ## ruff, hadolint, shellcheck, yamllint, ansible-lint, docker compose
 
 test: lint test-app test-stack test-molecule ## Everything: lint, app tests, stack tests, Molecule
 
-test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432
-	$(BIN)/pytest tests/app tests/test_*.py
+test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432, the Ansible plugins' unit tests, drift tests
+	$(BIN)/pytest tests/app tests/plugins tests/test_*.py
 
 test-stack: venv images ## Build the images, run the Compose stack on the local engine, probe it
 	$(BIN)/pytest -m stack tests/stack

@@ -21,7 +21,7 @@ step "yamllint"
 yamllint --strict .
 
 step "ansible-lint"
-# The project's ansible.cfg (roles_path, plugins), as every playbook run uses it.
+# The project's ansible.cfg (roles_path, the plugin paths the roles' tests and filters come from).
 ANSIBLE_CONFIG="$PWD/ansible/ansible.cfg" ansible-lint
 
 step "docker compose config"

@@ -5,41 +5,19 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-SECRET_KEY_MIN_LENGTH = 50
+from config.secret_key import secret_key_problem
+
 HOW_TO_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
-# Values copied from examples and tutorials; a fragment anywhere in the key counts.
-PLACEHOLDER_SECRET_KEYS = {
-    "secret",
-    "secret-key",
-    "secretkey",
-    "your-secret-key",
-    "django-secret-key",
-    "insecure",
-}
-PLACEHOLDER_FRAGMENTS = ("change-me", "changeme", "change_me", "changethis", "replace-me", "replaceme")
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 
 
 def check_secret_key(value):
     """Refuse a production SECRET_KEY that is missing, a placeholder, or too weak to sign sessions."""
-    normalized = value.strip().lower()
-    if not normalized:
-        problem = "is not set"
-    elif (
-        normalized in PLACEHOLDER_SECRET_KEYS
-        or normalized.startswith("django-insecure")
-        or any(fragment in normalized for fragment in PLACEHOLDER_FRAGMENTS)
-    ):
-        problem = "is a known placeholder"
-    elif len(value) < SECRET_KEY_MIN_LENGTH:
-        problem = f"is shorter than {SECRET_KEY_MIN_LENGTH} characters"
-    elif len(set(value)) < 5:
-        problem = "has fewer than 5 distinct characters"
-    else:
-        return
-    raise ImproperlyConfigured(
-        f"DJANGO_SECRET_KEY {problem} (required when DJANGO_DEBUG is off); {HOW_TO_GENERATE}."
-    )
+    problem = secret_key_problem(value)
+    if problem:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY {problem} (required when DJANGO_DEBUG is off); {HOW_TO_GENERATE}."
+        )
 
 
 def database_from_url(url):

@@ -48,6 +48,11 @@ CASES = [
         {"vault_backup_restic_repository": "/srv/offsite", "vault_backup_restic_password": "short"},
         r"backup_restic_password",
     ),
+    # Formats decided by real parsers (ansible/plugins/test/formats.py, systemd-analyze on the host).
+    ("domain-trailing-newline", {"project_domain": "app.example.com\n"}, r"(tls|stack)_domain"),
+    ("web-sources-bad-cidr", {"base_firewall_web_sources": ["10.0.0.0/33"]}, r"base_firewall_web_sources"),
+    ("timezone-unknown", {"base_timezone": "Europe/Atlantis"}, r"base_timezone"),
+    ("backup-calendar-malformed", {"backup_on_calendar": "every day at noon"}, r"backup_on_calendar"),
 ]
 
 # Debian 12 as Ansible's fact gathering sees it (os-release and debian_version), bind-mounted over the real

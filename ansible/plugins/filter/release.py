@@ -1,0 +1,133 @@
+"""The stack role's release decisions (docs/runtime/lifecycle.md): which slot a run targets, whether it
+switches, what the slot record becomes, which release images go, and where a rollback goes.
+
+Pure functions over the slot record (state/slots.json) and what the tasks observed on the host (running slots,
+image tags); the tasks gather those inputs and apply the results. FilterModule maps the filter names to them.
+
+The slot record: {"active": slot or '' before the first release, "slots": {slot: {"release", "app_env"}},
+"history": [releases, newest last]}. The slot names come from the caller (the role's `_stack_slots`): the
+first one takes the first release.
+"""
+
+import json
+
+HISTORY_MAX = 20
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def _idle_slot(slots, active):
+    return next(slot for slot in slots if slot != active)
+
+
+def _slot_releases(state, slots, target, target_release):
+    """The release each slot runs after this run: the target's new one, the record's for the other slot, and
+    the target's for a slot that never held one (its Compose service needs an image all the same)."""
+    releases = {slot: (state["slots"].get(slot) or {}).get("release") or target_release for slot in slots}
+    releases[target] = target_release
+    return releases
+
+
+def release_state(text):
+    """The slot record from the text of state/slots.json; an empty record when there is none yet."""
+    record = json.loads(text) if text and text.strip() else {}
+    return {
+        "active": record.get("active") or "",
+        "slots": dict(record.get("slots") or {}),
+        "history": list(record.get("history") or []),
+    }
+
+
+def release_plan(state, slots, release, app_env, running):
+    """This run's target slot and whether it switches.
+
+    A switch happens when nothing serves yet, when the serving slot is not running, or when the release or the
+    app's environment (its checksum app_env) differs from the serving slot's record; it targets the idle slot
+    (the first slot for the first release). Otherwise the serving slot stays: a rerun changes nothing.
+    """
+    active = state["active"]
+    serving = (state["slots"].get(active) or {}) if active else {}
+    switch = (
+        not active
+        or active not in running
+        or serving.get("release", "") != release
+        or serving.get("app_env", "") != app_env
+    )
+    if not active:
+        target = slots[0]
+    elif switch:
+        target = _idle_slot(slots, active)
+    else:
+        target = active
+    return {
+        "active": active,
+        "target": target,
+        "switch": switch,
+        "target_release": release,
+        "slot_releases": _slot_releases(state, slots, target, release),
+    }
+
+
+def rollback_plan(state, slots):
+    """Back to the release before the serving one, in the idle slot; `problem` says why there is none."""
+    active, history = state["active"], state["history"]
+    if not active or len(history) < 2:
+        return {
+            "problem": (
+                f"Nothing to roll back to: the release history on this host is {history} (rollback needs the "
+                "serving release and one before it)."
+            ),
+            "active": active,
+            "target": "",
+            "target_release": "",
+            "slot_releases": {},
+        }
+    target, target_release = _idle_slot(slots, active), history[-2]
+    return {
+        "problem": "",
+        "active": active,
+        "target": target,
+        "target_release": target_release,
+        "slot_releases": _slot_releases(state, slots, target, target_release),
+    }
+
+
+def release_state_after(state, target, release, app_env, rollback=False):
+    """The slot record once the target slot serves the release.
+
+    A new release joins the history (a rerun of the newest does not); a rollback drops the newest entry, so a
+    second rollback goes one further back. The history keeps the newest HISTORY_MAX entries.
+    """
+    history = list(state["history"])
+    if rollback:
+        history = history[:-1]
+    elif history[-1:] != [release]:
+        history.append(release)
+    return {
+        "active": target,
+        "slots": {**state["slots"], target: {"release": release, "app_env": app_env}},
+        "history": history[-HISTORY_MAX:],
+    }
+
+
+def release_prune(tags, state, target_release, slot_releases, keep, release):
+    """The app image tags to remove: all but the newest `keep` releases of the history, what a slot holds and
+    this run's release (untagged images are Docker's, not ours)."""
+    history = _unique([*state["history"], target_release])
+    kept = set(history[-int(keep) :]) | set(slot_releases.values()) | {release}
+    return [tag for tag in tags if tag not in kept and tag != "<none>"]
+
+
+class FilterModule:
+    """The release decisions, by name."""
+
+    def filters(self):
+        return {
+            "release_plan": release_plan,
+            "release_prune": release_prune,
+            "release_state": release_state,
+            "release_state_after": release_state_after,
+            "rollback_plan": rollback_plan,
+        }

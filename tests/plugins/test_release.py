@@ -1,0 +1,227 @@
+"""The release decisions of the stack role (ansible/plugins/filter/release.py) over the states a host goes
+through: first release, rerun, new release, changed environment, a serving slot that died, failed runs,
+rollbacks and pruning."""
+
+import json
+
+import pytest
+from release import (
+    HISTORY_MAX,
+    FilterModule,
+    release_plan,
+    release_prune,
+    release_state,
+    release_state_after,
+    rollback_plan,
+)
+
+SLOTS = ["web", "web-green"]
+ENV = "env-sum-1"
+
+
+def state(active, history, **slots):
+    """A slot record; slots given as slot=release (dashes as underscores), all with the app env ENV."""
+    return {
+        "active": active,
+        "slots": {name.replace("_", "-"): {"release": rel, "app_env": ENV} for name, rel in slots.items()},
+        "history": history,
+    }
+
+
+def plan(record, release, running, app_env=ENV):
+    return release_plan(record, SLOTS, release, app_env, running)
+
+
+def deploy(record, release, running, app_env=ENV):
+    """A successful run: the plan, applied as the tasks apply it."""
+    chosen = plan(record, release, running, app_env)
+    if not chosen["switch"]:
+        return chosen, record
+    return chosen, release_state_after(record, chosen["target"], release, app_env)
+
+
+def test_no_record_file_is_an_empty_record():
+    assert release_state("") == {"active": "", "slots": {}, "history": []}
+
+
+def test_the_record_file_is_read_as_written():
+    record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    assert release_state(json.dumps(record, indent=2) + "\n") == record
+
+
+def test_a_web_container_without_a_record_is_not_a_serving_slot():
+    chosen = plan(release_state(""), "v1", running=["web"])
+    assert chosen["active"] == ""
+    assert chosen["switch"] is True
+    assert chosen["target"] == "web"
+
+
+def test_first_release_goes_to_the_first_slot():
+    chosen, after = deploy(release_state(""), "v1", running=[])
+    assert chosen == {
+        "active": "",
+        "target": "web",
+        "switch": True,
+        "target_release": "v1",
+        "slot_releases": {"web": "v1", "web-green": "v1"},
+    }
+    assert after == state("web", ["v1"], web="v1")
+
+
+def test_first_slot_is_whichever_the_caller_names_first():
+    chosen = release_plan(release_state(""), ["blue", "green"], "v1", ENV, [])
+    assert chosen["target"] == "blue"
+    assert set(chosen["slot_releases"]) == {"blue", "green"}
+
+
+def test_same_release_again_does_not_switch():
+    record = state("web", ["v1"], web="v1")
+    chosen, after = deploy(record, "v1", running=["web"])
+    assert chosen["switch"] is False
+    assert chosen["target"] == "web"
+    assert chosen["slot_releases"] == {"web": "v1", "web-green": "v1"}
+    assert after is record
+
+
+def test_new_release_goes_to_the_idle_slot():
+    record = state("web", ["v1"], web="v1")
+    chosen, after = deploy(record, "v2", running=["web"])
+    assert chosen["switch"] is True
+    assert chosen["active"] == "web"
+    assert chosen["target"] == "web-green"
+    assert chosen["slot_releases"] == {"web": "v1", "web-green": "v2"}
+    assert after == state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+
+
+def test_third_release_goes_back_to_the_first_slot():
+    record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    chosen, after = deploy(record, "v3", running=["web-green"])
+    assert chosen["target"] == "web"
+    assert chosen["slot_releases"] == {"web": "v3", "web-green": "v2"}
+    assert after == state("web", ["v1", "v2", "v3"], web="v3", web_green="v2")
+
+
+def test_changed_app_environment_is_deployed_like_a_release():
+    record = state("web", ["v1"], web="v1")
+    chosen, after = deploy(record, "v1", running=["web"], app_env="env-sum-2")
+    assert chosen["switch"] is True
+    assert chosen["target"] == "web-green"
+    assert chosen["slot_releases"] == {"web": "v1", "web-green": "v1"}
+    # Same release: the history does not grow, the new slot records the new environment.
+    assert after["history"] == ["v1"]
+    assert after["slots"]["web-green"] == {"release": "v1", "app_env": "env-sum-2"}
+    assert after["active"] == "web-green"
+
+
+def test_serving_slot_not_running_switches_to_the_other_slot():
+    record = state("web", ["v1"], web="v1")
+    chosen = plan(record, "v1", running=[])
+    assert chosen["switch"] is True
+    assert chosen["target"] == "web-green"
+    # The idle slot never held a release before: both slots run the current one.
+    assert chosen["slot_releases"] == {"web": "v1", "web-green": "v1"}
+
+
+def test_a_failed_run_leaves_the_record_and_the_next_run_retries_the_same_slot():
+    record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    failed = plan(record, "broken", running=["web-green"])
+    assert failed["target"] == "web"
+    assert failed["slot_releases"] == {"web": "broken", "web-green": "v2"}
+    # The failed slot was stopped and the record not written: the serving slot keeps its release.
+    retry = plan(record, "v3", running=["web-green"])
+    assert retry["target"] == "web"
+    assert retry["slot_releases"] == {"web": "v3", "web-green": "v2"}
+    # Deploying the serving release after a failed run changes nothing.
+    again = plan(record, "v2", running=["web-green"])
+    assert again["switch"] is False
+    assert again["target"] == "web-green"
+    assert again["slot_releases"] == {"web": "v1", "web-green": "v2"}
+
+
+def test_rerun_of_the_newest_release_does_not_repeat_it_in_the_history():
+    record = state("web", ["v1"], web="v1")
+    after = release_state_after(record, "web-green", "v1", "env-sum-2")
+    assert after["history"] == ["v1"]
+
+
+def test_history_keeps_the_newest_entries():
+    record = state("web", [f"v{n}" for n in range(1, HISTORY_MAX + 1)], web=f"v{HISTORY_MAX}")
+    after = release_state_after(record, "web-green", "v-new", ENV)
+    assert len(after["history"]) == HISTORY_MAX
+    assert after["history"][0] == "v2"
+    assert after["history"][-1] == "v-new"
+
+
+def test_rollback_goes_to_the_previous_release_in_the_idle_slot():
+    record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    back = rollback_plan(record, SLOTS)
+    assert back == {
+        "problem": "",
+        "active": "web-green",
+        "target": "web",
+        "target_release": "v1",
+        "slot_releases": {"web": "v1", "web-green": "v2"},
+    }
+    after = release_state_after(record, back["target"], back["target_release"], ENV, rollback=True)
+    assert after == state("web", ["v1"], web="v1", web_green="v2")
+
+
+def test_second_rollback_goes_one_release_further_back():
+    record = state("web", ["v1", "v2", "v3"], web="v3", web_green="v2")
+    first = rollback_plan(record, SLOTS)
+    assert (first["target"], first["target_release"]) == ("web-green", "v2")
+    record = release_state_after(record, first["target"], first["target_release"], ENV, rollback=True)
+    assert record["history"] == ["v1", "v2"]
+    second = rollback_plan(record, SLOTS)
+    assert (second["target"], second["target_release"]) == ("web", "v1")
+    assert second["slot_releases"] == {"web": "v1", "web-green": "v2"}
+    record = release_state_after(record, second["target"], second["target_release"], ENV, rollback=True)
+    assert record == state("web", ["v1"], web="v1", web_green="v2")
+    assert "Nothing to roll back to" in rollback_plan(record, SLOTS)["problem"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(release_state(""), id="before-the-first-release"),
+        pytest.param(state("web", ["v1"], web="v1"), id="one-release"),
+        pytest.param(state("", ["v1", "v2"]), id="nothing-serving"),
+    ],
+)
+def test_nothing_to_roll_back_to(record):
+    back = rollback_plan(record, SLOTS)
+    assert back["problem"].startswith("Nothing to roll back to: the release history on this host is")
+    assert str(record["history"]) in back["problem"]
+    assert back["target"] == ""
+
+
+def test_a_rollback_after_a_failed_run_uses_the_record_not_the_failed_slot():
+    # v2 serves in web-green; a failed `broken` run left web stopped with the broken image configured.
+    record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    back = rollback_plan(record, SLOTS)
+    assert back["slot_releases"] == {"web": "v1", "web-green": "v2"}
+
+
+def test_prune_keeps_the_newest_releases_the_slots_and_the_current_release():
+    record = state("web", ["v1", "v2", "v3", "v4", "v5"], web="v5", web_green="v2")
+    tags = ["v1", "v2", "v3", "v4", "v5", "v0", "<none>", "hotfix"]
+    removed = release_prune(tags, record, "v5", {"web": "v5", "web-green": "v2"}, keep=2, release="hotfix")
+    assert removed == ["v1", "v3", "v0"]
+
+
+def test_prune_counts_this_runs_release_as_the_newest():
+    record = state("web", ["v1", "v2"], web="v2", web_green="v1")
+    removed = release_prune(["v1", "v2", "v3"], record, "v3", {"web": "v2", "web-green": "v3"}, "2", "v3")
+    assert removed == ["v1"]
+
+
+def test_prune_of_a_fresh_host_removes_nothing_of_ours():
+    assert (
+        release_prune(["<none>", "v1"], release_state(""), "v1", {"web": "v1", "web-green": "v1"}, 5, "v1")
+        == []
+    )
+
+
+def test_every_filter_is_registered_under_its_own_name():
+    filters = FilterModule().filters()
+    assert {name: function.__name__ for name, function in filters.items()} == {name: name for name in filters}
