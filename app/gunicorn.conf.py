@@ -19,10 +19,9 @@ from config.env import config as env
 from config.logs import build_logging
 
 wsgi_app = "config.wsgi:application"
-# Load Django once in the master, then fork: workers share its memory pages (about 18 MB less in total
-# with two workers), a configuration error stops the master before any worker starts, and a recycled
-# worker (max_requests) is a fork, not a fresh import. Nothing connects to the database at import time,
-# so every worker opens its own connections.
+# Load Django once in the master, then fork: workers share its memory pages, a configuration error stops
+# the master before any worker starts, and a recycled worker (max_requests) is a fork, not a fresh import.
+# Nothing connects to the database at import time, so every worker opens its own connections.
 preload_app = True
 
 bind = env("GUNICORN_BIND", default="0.0.0.0:8000", cast=csv_list)
@@ -36,8 +35,8 @@ timeout = env("GUNICORN_TIMEOUT", default=30, cast=int)
 graceful_timeout = env("GUNICORN_GRACEFUL_TIMEOUT", default=30, cast=int)
 keepalive = env("GUNICORN_KEEPALIVE", default=5, cast=int)
 # Recycle workers now and then (bounded memory growth); jitter keeps them from restarting together.
-# Rarely: every recycle stalls a gthread worker and opens a new set of pooled connections, and at 1,000
-# requests `make bench` saw about one recycle a second and 4 new connections per 1,000 requests.
+# Rarely: every recycle stalls a gthread worker and opens a new set of pooled connections (the worker
+# recycling decision in docs/benchmarks.md).
 max_requests = env("GUNICORN_MAX_REQUESTS", default=20000, cast=int)
 max_requests_jitter = env("GUNICORN_MAX_REQUESTS_JITTER", default=2000, cast=int)
 

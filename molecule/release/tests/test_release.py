@@ -1,4 +1,4 @@
-"""Releases without downtime, rollback, backups and recovery from faults, on a converged host (issue 5).
+"""Releases without downtime, rollback, backups and recovery from faults, on a converged host.
 
 The tests run in file order and build on each other: release `molecule` (converge) -> `v2` (deployed under
 load) -> two broken releases (refused, never serving) -> rollback to `molecule` -> maintenance -> backup and
