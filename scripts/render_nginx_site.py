@@ -2,8 +2,8 @@
 """Renders the nginx role's site and upstream templates for a stack without Ansible (`make up`).
 
 The same files the role writes on a host (ansible/roles/nginx/templates/site.conf.j2 and upstream.conf.j2),
-with the same template choices (filter_plugins/nginx_site.py reads the image's `nginx -V`), for a local
-self-signed certificate in /etc/nginx/tls and the slot `web`:
+with the same template choices (ansible/plugins/filter/nginx_site.py reads the image's `nginx -V`), for a
+local self-signed certificate in /etc/nginx/tls and the slot `web`:
 
     render_nginx_site.py OUT_DIR "SERVER NAMES" [HTTPS_PORT] [--nginx-image IMAGE] [--tls-dir DIR]
 
@@ -23,7 +23,9 @@ from pathlib import Path
 
 import jinja2
 
-ROLE = Path(__file__).resolve().parents[1] / "ansible" / "roles" / "nginx"
+ANSIBLE = Path(__file__).resolve().parents[1] / "ansible"
+ROLE = ANSIBLE / "roles" / "nginx"
+FEATURES_PLUGIN = ANSIBLE / "plugins" / "filter" / "nginx_site.py"
 # Host names separated by single spaces: nothing that could end the server_name directive.
 SERVER_NAMES = re.compile(r"[A-Za-z0-9.*_-]+( [A-Za-z0-9.*_-]+)*")
 MANAGED = "Rendered by scripts/render_nginx_site.py from the nginx role's templates: edit those, not this."
@@ -31,7 +33,7 @@ CONTAINER_CERT_DIR = "/etc/nginx/tls"
 
 
 def _features_module():
-    spec = importlib.util.spec_from_file_location("nginx_site", ROLE / "filter_plugins" / "nginx_site.py")
+    spec = importlib.util.spec_from_file_location("nginx_site", FEATURES_PLUGIN)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

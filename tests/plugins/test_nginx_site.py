@@ -1,16 +1,8 @@
-"""The nginx role's template choices from `nginx -V` (filter_plugins/nginx_site.py), used by the role and by
-scripts/render_nginx_site.py alike."""
+"""The nginx role's template choices from `nginx -V` (ansible/plugins/filter/nginx_site.py), used by the role
+and by scripts/render_nginx_site.py alike."""
 
-import importlib.util
-from pathlib import Path
-
+import nginx_site
 import pytest
-
-ROLE = Path(__file__).resolve().parents[1] / "ansible" / "roles" / "nginx"
-PLUGIN = ROLE / "filter_plugins" / "nginx_site.py"
-spec = importlib.util.spec_from_file_location("nginx_site", PLUGIN)
-nginx_site = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(nginx_site)
 
 DEBIAN_TRIXIE = """nginx version: nginx/1.26.3
 built with OpenSSL 3.4.1 11 Feb 2025 (running with OpenSSL 3.5.1 1 Jul 2025)
