@@ -131,7 +131,7 @@ class Harness:
             [
                 "docker", "run", "-d", "--name", self.name("bare"), "--network", self.frontend,
                 "-v", f"{conf}:/etc/nginx/conf.d:ro", "-v", f"{self.state / 'tls'}:/etc/nginx/tls:ro",
-                "-v", f"{ROOT / 'docker/nginx/snippets'}:/etc/nginx/snippets:ro",
+                "-v", f"{ROOT / 'ansible/roles/nginx/files/snippets'}:/etc/nginx/snippets:ro",
                 "-v", f"{self.project}_static:/srv/static:ro", self.nginx_image,
             ]
         )  # fmt: skip
