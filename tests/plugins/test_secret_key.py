@@ -23,7 +23,10 @@ KEYS = [
     pytest.param(GOOD[:49], "is shorter than 50 characters", id="49-characters"),
     pytest.param("ab" * 30, "has fewer than 10 distinct characters", id="two-characters"),
     pytest.param("abcdefghi" * 6, "has fewer than 10 distinct characters", id="nine-characters"),
-    pytest.param("abcdefghij" * 5, "", id="ten-characters"),
+    pytest.param("abcdefghijdefghijabchijabcdefgbcdefghijafghijabcde", "", id="ten-characters"),
+    pytest.param("abcdefghij" * 5, "repeats a pattern", id="pattern-repeated"),
+    pytest.param(GOOD[:30] + "zzzzz" + GOOD[30:], "repeats a pattern", id="run-of-one"),
+    pytest.param(GOOD[:30] + "q1w2q1w2q1w2" + GOOD[30:], "repeats a pattern", id="run-of-4"),
 ]
 
 

@@ -22,6 +22,24 @@ PARALLEL_RUNS = 4
 WEAK_SECRET = "short-key"  # noqa: S105 - a refused test value
 PLACEHOLDER_SECRET = "changeme-" * 7  # long enough, but copied from an example
 
+# An ed25519 key cut short: the right shape, but ssh-keygen cannot read it.
+TRUNCATED_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPvySQD6sAhDr7VvJam5OH40f80 ops@laptop"
+# An inventory other than the sandbox, with a committed release label.
+PROD_LIKE = {"project_environment": "prod", "project_release": "v1.2.0"}
+# Let's Encrypt settings that pass the tls role's own checks.
+LETSENCRYPT = {
+    "project_tls_mode": "letsencrypt",
+    "project_domain": "app.djangoapp.dev",
+    "project_email": "ops@djangoapp.dev",
+}
+# Cloudflare mode with an origin certificate and neither origin pulls nor a source restriction.
+CLOUDFLARE_OPEN = {
+    "project_tls_mode": "cloudflare",
+    "project_domain": "app.djangoapp.dev",
+    "vault_cloudflare_origin_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    "vault_cloudflare_origin_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
+}
+
 # (case id, extra vars, variable the refusal must name)
 CASES = [
     ("domain-missing", {"project_domain": ""}, r"(tls|stack)_domain"),
@@ -53,6 +71,83 @@ CASES = [
     ("web-sources-bad-cidr", {"base_firewall_web_sources": ["10.0.0.0/33"]}, r"base_firewall_web_sources"),
     ("timezone-unknown", {"base_timezone": "Europe/Atlantis"}, r"base_timezone"),
     ("backup-calendar-malformed", {"backup_on_calendar": "every day at noon"}, r"backup_on_calendar"),
+    (
+        "authorized-key-truncated",
+        {"vault_deploy_authorized_keys": [TRUNCATED_KEY]},
+        r"base_deploy_authorized_keys",
+    ),
+    ("email-double-dot", {"project_email": "ops@mail..example.com"}, r"stack_default_from_email|tls_email"),
+    (
+        "extra-domain-trailing-space",
+        {"project_extra_domains": ["www.example.com "]},
+        r"(tls_extra_domains|stack_extra_hosts)",
+    ),
+    ("web-sources-host-bits", {"base_firewall_web_sources": ["10.0.0.1/8"]}, r"base_firewall_web_sources"),
+    ("ssh-port-out-of-range", {"base_ssh_port": 70000}, r"base_ssh_port"),
+    (
+        "reboot-time-impossible",
+        {"base_unattended_upgrades_reboot_time": "25:00"},
+        r"base_unattended_upgrades_reboot_time",
+    ),
+    ("fail2ban-bantime-prose", {"base_fail2ban_sshd_bantime": "10 minutes"}, r"base_fail2ban_sshd_bantime"),
+    ("language-code-malformed", {"stack_language_code": "russian!"}, r"stack_language_code"),
+    ("project-name-uppercase", {"project_name": "DjangoApp"}, r"(base|tls|nginx|stack|backup)_project"),
+    ("image-ref-whitespace", {"stack_postgres_image": "postgres: 17"}, r"stack_postgres_image"),
+    # Weak secrets: one rule with Django's own check (app/config/secret_key.py).
+    ("secret-key-repeated-pattern", {"vault_django_secret_key": "abcdefghij" * 5}, r"stack_secret_key"),
+    # Values that would break or inject into a file that is parsed or sourced.
+    (
+        "app-env-extra-overrides-debug",
+        {"stack_app_env_extra": {"DJANGO_DEBUG": "true"}},
+        r"stack_app_env_extra.*DJANGO_DEBUG",
+    ),
+    (
+        "app-env-extra-overrides-database",
+        {"stack_app_env_extra": {"POSTGRES_PASSWORD": "another-password-1234"}},
+        r"stack_app_env_extra.*POSTGRES_PASSWORD",
+    ),
+    (
+        "app-env-extra-newline",
+        {"stack_app_env_extra": {"FEATURE": "on\nDJANGO_DEBUG=true"}},
+        r"app.env values of FEATURE",
+    ),
+    ("email-password-quote", {"vault_email_host_password": "it's-a-password"}, r"EMAIL_HOST_PASSWORD"),
+    (
+        "restic-env-newline",
+        {
+            "vault_backup_restic_repository": "/srv/offsite",
+            "vault_backup_restic_password": "a-long-restic-pass-7Qm",
+            "vault_backup_restic_env": {"AWS_ACCESS_KEY_ID": "AKIA\nRESTIC_PASSWORD=x"},
+        },
+        r"backup_restic_env",
+    ),
+    # Settings only the sandbox may have.
+    ("debug-outside-sandbox", {**PROD_LIKE, "stack_debug": True}, r"stack_debug"),
+    ("dirty-release-outside-sandbox", {**PROD_LIKE, "project_release": "v1.2-dirty"}, r"stack_release"),
+    (
+        "unversioned-release-outside-sandbox",
+        {**PROD_LIKE, "project_release": "unversioned"},
+        r"stack_release",
+    ),
+    # Settings that are valid alone but not together.
+    ("published-port-is-ssh-port", {"stack_https_port": 22}, r"base_ssh_port"),
+    ("published-port-not-in-firewall", {"stack_https_port": 8443}, r"base_firewall_allowed_tcp_ports"),
+    (
+        "letsencrypt-behind-web-sources",
+        {**LETSENCRYPT, "base_firewall_web_sources": ["10.0.0.0/8"]},
+        r"base_firewall_web_sources",
+    ),
+    ("cloudflare-open-origin", CLOUDFLARE_OPEN, r"tls_cloudflare_authenticated_origin_pulls"),
+    (
+        "gunicorn-over-max-connections",
+        {"stack_gunicorn_workers": 5, "stack_gunicorn_threads": 16},
+        r"max_connections",
+    ),
+    (
+        "gunicorn-over-memory-limit",
+        {"stack_gunicorn_workers": 8, "stack_gunicorn_threads": 1},
+        r"web memory limit",
+    ),
 ]
 
 # Debian 12 as Ansible's fact gathering sees it (os-release and debian_version), bind-mounted over the real
