@@ -16,7 +16,7 @@ PLACEHOLDER_PATTERN = re.compile(
     r"|<[a-z_ -]+>"
 )
 # A pattern typed or pasted over and over ('abc' three times, 'x' five times): long and varied enough by
-# the counts above, yet guessable. A generated key matches this about once in 60,000.
+# the counts above, yet guessable. Rare enough in a generated key that generating another one is the fix.
 REPEATED_PATTERN = re.compile(r"(.{3,25})\1{2,}|(.{1,2})\2{4,}")
 
 
