@@ -10,8 +10,10 @@ from release import (
     FilterModule,
     release_plan,
     release_prune,
+    release_reconcile,
     release_state,
     release_state_after,
+    release_state_pending,
     rollback_plan,
 )
 
@@ -19,12 +21,17 @@ SLOTS = ["web", "web-green"]
 ENV = "env-sum-1"
 
 
+def slot(release):
+    return {"release": release, "app_env": ENV, "image": ""}
+
+
 def state(active, history, **slots):
     """A slot record; slots given as slot=release (dashes as underscores), all with the app env ENV."""
     return {
         "active": active,
-        "slots": {name.replace("_", "-"): {"release": rel, "app_env": ENV} for name, rel in slots.items()},
+        "slots": {name.replace("_", "-"): slot(rel) for name, rel in slots.items()},
         "history": history,
+        "pending": {},
     }
 
 
@@ -41,7 +48,7 @@ def deploy(record, release, running, app_env=ENV):
 
 
 def test_no_record_file_is_an_empty_record():
-    assert release_state("") == {"active": "", "slots": {}, "history": []}
+    assert release_state("") == {"active": "", "slots": {}, "history": [], "pending": {}}
 
 
 def test_the_record_file_is_read_as_written():
@@ -109,7 +116,7 @@ def test_changed_app_environment_is_deployed_like_a_release():
     assert chosen["slot_releases"] == {"web": "v1", "web-green": "v1"}
     # Same release: the history does not grow, the new slot records the new environment.
     assert after["history"] == ["v1"]
-    assert after["slots"]["web-green"] == {"release": "v1", "app_env": "env-sum-2"}
+    assert after["slots"]["web-green"] == {"release": "v1", "app_env": "env-sum-2", "image": ""}
     assert after["active"] == "web-green"
 
 
@@ -200,6 +207,71 @@ def test_a_rollback_after_a_failed_run_uses_the_record_not_the_failed_slot():
     record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
     back = rollback_plan(record, SLOTS)
     assert back["slot_releases"] == {"web": "v1", "web-green": "v2"}
+
+
+def test_same_label_with_a_new_image_is_a_new_release():
+    record = release_state_after(state("web", ["v1"], web="v1"), "web", "v1", ENV, image="sha256:aaa")
+    rerun = release_plan(record, SLOTS, "v1", ENV, ["web"], image="sha256:aaa")
+    assert rerun["switch"] is False
+    rebuilt = release_plan(record, SLOTS, "v1", ENV, ["web"], image="sha256:bbb")
+    assert (rebuilt["switch"], rebuilt["target"]) == (True, "web-green")
+    after = release_state_after(record, "web-green", "v1", ENV, image="sha256:bbb")
+    assert after["history"] == ["v1"]
+    assert after["slots"]["web-green"]["image"] == "sha256:bbb"
+
+
+def interrupted(record, target, release, **kwargs):
+    """The record on the host after a run stopped right after nginx was pointed at the target."""
+    return json.loads(json.dumps(release_state_pending(record, target, release, ENV, **kwargs)))
+
+
+def test_a_switch_interrupted_after_the_reload_is_completed_from_the_pending_record():
+    record = state("web", ["v1"], web="v1")
+    on_host = interrupted(record, "web-green", "v2", image="sha256:v2")
+    assert on_host["active"] == "web"
+    fixed = release_reconcile(release_state(json.dumps(on_host)), routed="web-green")
+    assert fixed["interrupted"] is True
+    assert fixed["state"] == release_state_after(record, "web-green", "v2", ENV, image="sha256:v2")
+    # The next release goes to the slot nginx no longer routes to, never to the serving one.
+    nxt = release_plan(fixed["state"], SLOTS, "v3", ENV, ["web", "web-green"], image="sha256:v3")
+    assert (nxt["switch"], nxt["target"]) == (True, "web")
+    # A rollback goes back to v1 in the slot that does not serve.
+    back = rollback_plan(fixed["state"], SLOTS)
+    assert (back["target"], back["target_release"]) == ("web", "v1")
+
+
+def test_an_interrupted_rollback_is_completed_as_a_rollback():
+    record = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    on_host = interrupted(record, "web", "v1", rollback=True)
+    fixed = release_reconcile(on_host, routed="web")
+    assert fixed["state"]["active"] == "web"
+    assert fixed["state"]["history"] == ["v1"]
+
+
+@pytest.mark.parametrize(
+    ("record", "routed"),
+    [
+        pytest.param(state("web", ["v1"], web="v1"), "web", id="consistent"),
+        pytest.param(release_state(""), "web", id="before-the-first-release"),
+        pytest.param(state("web", ["v1"], web="v1"), "", id="no-upstream-file"),
+        # Stopped before the reload: nginx still routes to the recorded slot; the stale pending is ignored.
+        pytest.param(
+            interrupted(state("web", ["v1"], web="v1"), "web-green", "v2"), "web", id="before-the-reload"
+        ),
+    ],
+)
+def test_nothing_to_reconcile(record, routed):
+    assert release_reconcile(record, routed) == {"state": record, "interrupted": False}
+
+
+def test_a_routed_slot_the_record_does_not_know_becomes_the_serving_one():
+    record = state("web", ["v1"], web="v1", web_green="v0")
+    fixed = release_reconcile(record, routed="web-green")
+    assert fixed["interrupted"] is True
+    assert fixed["state"]["active"] == "web-green"
+    # Its release is unknown: any deploy switches, and it goes to the other slot.
+    nxt = release_plan(fixed["state"], SLOTS, "v0", ENV, ["web", "web-green"])
+    assert (nxt["switch"], nxt["target"]) == (True, "web")
 
 
 def test_prune_keeps_the_newest_releases_the_slots_and_the_current_release():

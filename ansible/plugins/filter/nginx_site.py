@@ -1,8 +1,9 @@
-"""What the site configuration may use, decided from the nginx image's `nginx -V` output.
+"""What the site configuration may use, decided from the nginx image's `nginx -V` output, and which slot the
+upstream file names.
 
 `nginx_features` is the one place that turns `nginx -V` into template choices; the nginx role
 (tasks/features.yml) and scripts/render_nginx_site.py (`make up`) both call it, so both render the site the
-same way.
+same way. `nginx_upstream_slot` reads back what templates/upstream.conf.j2 wrote.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def nginx_features(nginx_v: str) -> dict:
     }
 
 
+def nginx_upstream_slot(text: str, slots: list[str]) -> str:
+    """The release slot the `server` line of upstream.conf names; '' when none of `slots` is named there."""
+    named = re.findall(r"^\s*server\s+([A-Za-z0-9_.-]+):\d+\s*;", text or "", re.MULTILINE)
+    return named[0] if len(named) == 1 and named[0] in slots else ""
+
+
 class FilterModule:
     def filters(self):
-        return {"nginx_features": nginx_features}
+        return {"nginx_features": nginx_features, "nginx_upstream_slot": nginx_upstream_slot}

@@ -4,9 +4,11 @@ switches, what the slot record becomes, which release images go, and where a rol
 Pure functions over the slot record (state/slots.json) and what the tasks observed on the host (running slots,
 image tags); the tasks gather those inputs and apply the results. FilterModule maps the filter names to them.
 
-The slot record: {"active": slot or '' before the first release, "slots": {slot: {"release", "app_env"}},
-"history": [releases, newest last]}. The slot names come from the caller (the role's `_stack_slots`): the
-first one takes the first release.
+The slot record: {"active": slot or '' before the first release, "slots": {slot: {"release", "app_env",
+"image"}}, "history": [releases, newest last], "pending": {} or the switch under way}. The slot names come
+from the caller (the role's `_stack_slots`): the first one takes the first release. `pending` is written just
+before nginx is pointed at the new slot, so a run interrupted between that reload and the final record
+leaves on the host what the new slot holds (release_reconcile).
 """
 
 import json
@@ -37,15 +39,17 @@ def release_state(text):
         "active": record.get("active") or "",
         "slots": dict(record.get("slots") or {}),
         "history": list(record.get("history") or []),
+        "pending": dict(record.get("pending") or {}),
     }
 
 
-def release_plan(state, slots, release, app_env, running):
+def release_plan(state, slots, release, app_env, running, image=""):
     """This run's target slot and whether it switches.
 
-    A switch happens when nothing serves yet, when the serving slot is not running, or when the release or the
-    app's environment (its checksum app_env) differs from the serving slot's record; it targets the idle slot
-    (the first slot for the first release). Otherwise the serving slot stays: a rerun changes nothing.
+    A switch happens when nothing serves yet, when the serving slot is not running, or when the release, the
+    app's environment (its checksum app_env) or the app image's ID differs from the serving slot's record (the
+    same label rebuilt is a new release); it targets the idle slot (the first slot for the first release).
+    Otherwise the serving slot stays: a rerun changes nothing.
     """
     active = state["active"]
     serving = (state["slots"].get(active) or {}) if active else {}
@@ -54,6 +58,7 @@ def release_plan(state, slots, release, app_env, running):
         or active not in running
         or serving.get("release", "") != release
         or serving.get("app_env", "") != app_env
+        or serving.get("image", "") != image
     )
     if not active:
         target = slots[0]
@@ -94,7 +99,7 @@ def rollback_plan(state, slots):
     }
 
 
-def release_state_after(state, target, release, app_env, rollback=False):
+def release_state_after(state, target, release, app_env, rollback=False, image=""):
     """The slot record once the target slot serves the release.
 
     A new release joins the history (a rerun of the newest does not); a rollback drops the newest entry, so a
@@ -107,9 +112,46 @@ def release_state_after(state, target, release, app_env, rollback=False):
         history.append(release)
     return {
         "active": target,
-        "slots": {**state["slots"], target: {"release": release, "app_env": app_env}},
+        "slots": {**state["slots"], target: {"release": release, "app_env": app_env, "image": image}},
         "history": history[-HISTORY_MAX:],
+        "pending": {},
     }
+
+
+def release_state_pending(state, target, release, app_env, rollback=False, image=""):
+    """The slot record while the switch to the target is under way: unchanged, plus what the target holds."""
+    pending = {"slot": target, "release": release, "app_env": app_env, "image": image}
+    return {**state, "pending": {**pending, "rollback": bool(rollback)}}
+
+
+def release_reconcile(state, routed):
+    """The slot record corrected to the slot nginx routes to (`routed`, read from its upstream file).
+
+    They differ only when a run stopped between pointing nginx at the new slot and recording it: the switch is
+    then completed from `pending`; a routed slot the record knows nothing of serves with an unknown release.
+    `interrupted` tells the tasks to make nginx load its upstream and to write the corrected record.
+    """
+    active = state["active"]
+    if not active or not routed or routed == active:
+        return {"state": state, "interrupted": False}
+    pending = state["pending"]
+    if pending.get("slot") == routed:
+        fixed = release_state_after(
+            state,
+            routed,
+            pending["release"],
+            pending["app_env"],
+            rollback=pending.get("rollback", False),
+            image=pending.get("image", ""),
+        )
+    else:
+        fixed = {
+            **state,
+            "active": routed,
+            "slots": {**state["slots"], routed: {"release": "", "app_env": "", "image": ""}},
+            "pending": {},
+        }
+    return {"state": fixed, "interrupted": True}
 
 
 def release_prune(tags, state, target_release, slot_releases, keep, release):
@@ -128,6 +170,8 @@ class FilterModule:
             "release_plan": release_plan,
             "release_prune": release_prune,
             "release_state": release_state,
+            "release_reconcile": release_reconcile,
             "release_state_after": release_state_after,
+            "release_state_pending": release_state_pending,
             "rollback_plan": rollback_plan,
         }
