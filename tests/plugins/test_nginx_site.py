@@ -47,6 +47,7 @@ def test_the_filters_are_registered():
     filters = nginx_site.FilterModule().filters()
     assert filters["nginx_features"] is nginx_site.nginx_features
     assert filters["nginx_upstream_slot"] is nginx_site.nginx_upstream_slot
+    assert filters["nginx_time_directive"] is nginx_site.nginx_time_directive
 
 
 UPSTREAM_ROLE = Path(__file__).parents[2] / "ansible/roles/nginx/templates/upstream.conf.j2"
@@ -71,3 +72,36 @@ def test_the_upstream_slot_is_read_back_from_what_the_template_writes(slot):
 )
 def test_no_slot_when_the_file_names_none_or_several(text):
     assert nginx_site.nginx_upstream_slot(text, ["web", "web-green"]) == ""
+
+
+PROXY_SNIPPET = Path(__file__).parents[2] / "ansible/roles/nginx/files/snippets/proxy.conf"
+
+
+def test_the_shipped_proxy_read_timeout_is_read():
+    text = PROXY_SNIPPET.read_text(encoding="utf-8")
+    seconds = nginx_site.nginx_time_directive(text, "proxy_read_timeout")
+    assert f"proxy_read_timeout {seconds}s;" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "seconds"),
+    [("proxy_read_timeout 60;", 60), ("  proxy_read_timeout 45s ;", 45), ("proxy_read_timeout 2m;", 120)],
+)
+def test_time_units(line, seconds):
+    text = f"proxy_send_timeout 5s;\n{line}\n"
+    assert nginx_site.nginx_time_directive(text, "proxy_read_timeout") == seconds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# proxy_read_timeout 60s;\n",
+        "proxy_read_timeout 60s;\nproxy_read_timeout 30s;\n",
+        "proxy_read_timeout 1.5s;\n",
+    ],
+    ids=["absent", "commented-out", "twice", "not-an-integer"],
+)
+def test_no_single_time_directive_is_an_error(text):
+    with pytest.raises(ValueError, match="proxy_read_timeout"):
+        nginx_site.nginx_time_directive(text, "proxy_read_timeout")

@@ -233,6 +233,24 @@ def test_hashed_static_file_is_served_by_nginx_alone(stack):
     assert not any(path in entry["request"] for entry in after)
 
 
+def test_secrets_in_urls_are_masked_in_nginx_access_log(stack):
+    """A password-reset token and a secret-looking query parameter, in the request and in the Referer."""
+    probe = secrets.token_hex(4)
+    token = f"cfz1ab-{secrets.token_hex(16)}"  # Django's shape: base36 timestamp, hex signature
+    secret = secrets.token_hex(8)
+    stack.get(f"/accounts/reset/MQ/{token}/?probe=reset-{probe}")
+    referer = f"https://{DOMAIN}/accounts/reset/MQ/{token}/?password={secret}"
+    stack.get(f"/probe-{probe}/?page=2&api_key={secret}", headers={"Referer": referer})
+
+    reset, query = stack.logged(f"reset-{probe}")["line"], stack.logged(f"/probe-{probe}/")["line"]
+    assert f'"GET /accounts/reset/MQ/***/?probe=reset-{probe} HTTP/1.1"' in reset, reset
+    assert f'"GET /probe-{probe}/?*** HTTP/1.1"' in query, query
+    assert f'"https://{DOMAIN}/accounts/reset/MQ/***/?***"' in query, query
+    for line in (reset, query):
+        assert token not in line
+        assert secret not in line
+
+
 def test_unhashed_static_names_are_not_cached_forever(stack):
     response = stack.get("/static/css/site.css")
     assert response.status_code == 200

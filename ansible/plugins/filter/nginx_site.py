@@ -3,7 +3,8 @@ upstream file names.
 
 `nginx_features` is the one place that turns `nginx -V` into template choices; the nginx role
 (tasks/features.yml) and scripts/render_nginx_site.py (`make up`) both call it, so both render the site the
-same way. `nginx_upstream_slot` reads back what templates/upstream.conf.j2 wrote.
+same way. `nginx_upstream_slot` reads back what templates/upstream.conf.j2 wrote; `nginx_time_directive` reads
+a timeout from a shipped snippet, for the checks of other settings against it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,23 @@ def nginx_upstream_slot(text: str, slots: list[str]) -> str:
     return named[0] if len(named) == 1 and named[0] in slots else ""
 
 
+# nginx's time units (https://nginx.org/en/docs/syntax.html) in seconds; a bare number is seconds.
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def nginx_time_directive(text: str, name: str) -> int:
+    """The value in seconds of the one `name <time>;` directive in `text` (a snippet the role ships)."""
+    found = re.findall(rf"^\s*{re.escape(name)}\s+([0-9]+)([smhd]?)\s*;", text or "", re.MULTILINE)
+    if len(found) != 1:
+        raise ValueError(f"expected one '{name} <time>;' directive, found {len(found)}")
+    value, unit = found[0]
+    return int(value) * _TIME_UNITS[unit]
+
+
 class FilterModule:
     def filters(self):
-        return {"nginx_features": nginx_features, "nginx_upstream_slot": nginx_upstream_slot}
+        return {
+            "nginx_features": nginx_features,
+            "nginx_time_directive": nginx_time_directive,
+            "nginx_upstream_slot": nginx_upstream_slot,
+        }

@@ -8,12 +8,13 @@ every role's inputs before the first role changes anything, so the host must sta
 from __future__ import annotations
 
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import PREFLIGHT_PLAYBOOK, SITE_PLAYBOOK, molecule_hosts, run_playbook
+from helpers import PREFLIGHT_PLAYBOOK, SITE_PLAYBOOK, molecule_hosts, molecule_inventory, run_playbook
 
 testinfra_hosts = molecule_hosts()
 
@@ -139,6 +140,11 @@ CASES = [
     ),
     ("cloudflare-open-origin", CLOUDFLARE_OPEN, r"tls_cloudflare_authenticated_origin_pulls"),
     (
+        "gunicorn-timeout-over-nginx",
+        {"stack_gunicorn_timeout": 60},
+        r"stack_gunicorn_timeout.*proxy_read_timeout",
+    ),
+    (
         "gunicorn-over-max-connections",
         {"stack_gunicorn_workers": 5, "stack_gunicorn_threads": 16},
         r"max_connections",
@@ -192,6 +198,16 @@ def test_bad_input_is_refused_before_any_change(bad_input_runs, case_id, variabl
 
 
 def test_host_unchanged_after_the_refused_runs(bad_input_runs, assert_host_unchanged):
+    assert_host_unchanged()
+
+
+def test_clear_text_vault_file_refused(tmp_path, assert_host_unchanged):
+    """The scenario's inventory plus a vault.yml nobody encrypted: refused by the first play, naming it."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(molecule_inventory(), inventory)  # the linked group_vars and host_vars as real copies
+    vault = inventory / "group_vars" / "all" / "vault.yml"
+    vault.write_text('vault_superuser_password: ""\n', encoding="utf-8")
+    _refused(run_playbook(SITE_PLAYBOOK, inventory=str(inventory)), rf"{re.escape(str(vault))}")
     assert_host_unchanged()
 
 

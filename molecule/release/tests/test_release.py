@@ -7,6 +7,7 @@ the reload, then `v4` and a rollback to `v3` -> maintenance -> backup and restor
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -287,6 +288,22 @@ CREATE_SQL = (
 CHECKSUM_SQL = "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM backup_probe;"
 
 
+CONFIRM = {"backup_restore_confirm": HOST}
+# A migration of the serving release whose row the dump lacks, safe to apply again (it alters a column type),
+# and one of no release at all, as a dump taken after a newer release migrated records it.
+OLDER = "auth.0012_alter_user_first_name_max_length"
+NEWER = "core.9999_from_a_newer_release"
+_OLDER_WHERE = (
+    " FROM django_migrations WHERE app = 'auth' AND name = '0012_alter_user_first_name_max_length';"
+)
+_NEWER_WHERE = " FROM django_migrations WHERE app = 'core' AND name = '9999_from_a_newer_release'"
+OLDER_ROWS, DROP_OLDER = "SELECT count(*)" + _OLDER_WHERE, "DELETE" + _OLDER_WHERE
+NEWER_ROWS, DROP_NEWER = "SELECT count(*)" + _NEWER_WHERE, "DELETE" + _NEWER_WHERE
+ADD_NEWER = (
+    "INSERT INTO django_migrations (app, name, applied) VALUES ('core', '9999_from_a_newer_release', now());"
+)
+
+
 def test_backup_destroy_volume_restore():
     psql(CREATE_SQL)
     before = psql(CHECKSUM_SQL)
@@ -297,6 +314,15 @@ def test_backup_destroy_volume_restore():
     backups = f"/var/backups/{PROJECT}"
     kept, dropped = f"{PROJECT}-20000102T000000Z.dump", f"{PROJECT}-20000101T000000Z.dump"
     host_sh(f"touch -d '40 days ago' {backups}/{kept} && touch -d '50 days ago' {backups}/{dropped}")
+    # Two snapshots of another environment in the same restic repository, taken the same day: a retention
+    # that saw them would keep only the newer one (--keep-daily).
+    restic = f"set -a; . /etc/{PROJECT}/restic.env; set +a; restic"
+    staging = f"--host {PROJECT}-staging --tag {PROJECT}-staging-db"
+    host_sh(f"{restic} cat config >/dev/null 2>&1 || {restic} init")
+    for _ in range(2):
+        host_sh(f"{restic} backup --quiet {staging} /etc/hostname")
+    # The dump will be one migration behind the serving release: the restore brings it forward.
+    psql(DROP_OLDER)
 
     started = time.monotonic()
     result = playbook("backup")
@@ -307,26 +333,33 @@ def test_backup_destroy_volume_restore():
     assert kept in dumps
     assert dropped not in dumps
     dump = next(name for name in dumps if name != kept)
-    dump_size = int(host_sh(f"stat -c %s /var/backups/{PROJECT}/{dump}").stdout)
+    dump_size = int(host_sh(f"stat -c %s {backups}/{dump}").stdout)
     backup_service = host_sh(
         f"journalctl -u {PROJECT}-backup.service --no-pager -o cat | grep '^backup: ' | tail -1"
     )
     # The encrypted off-site copy holds it too.
-    snapshots = host_sh(
-        f"set -a; . /etc/{PROJECT}/restic.env; restic snapshots --json --tag {PROJECT}-db"
-    ).stdout
+    sandbox = f"--host {PROJECT}-sandbox --tag {PROJECT}-sandbox-db"
+    snapshots = host_sh(f"{restic} snapshots --json {sandbox}").stdout
     assert dump in snapshots
+    # The backup's retention left the other environment's snapshots alone.
+    assert len(json.loads(host_sh(f"{restic} snapshots --json {staging}").stdout)) == 2
 
-    # A corrupt dump is refused before anything is dropped.
-    host_sh(f"head -c 20000 /var/backups/{PROJECT}/{dump} > /var/backups/{PROJECT}/truncated.dump")
-    refused = playbook("restore", {"backup_restore_file": "truncated.dump"})
+    # Refused before anything changes: no confirmation, a confirmation for another host, a corrupt dump, a
+    # missing one.
+    for extra in ({}, {"backup_restore_confirm": "web1"}):
+        unconfirmed = playbook("restore", extra)
+        assert unconfirmed.returncode != 0
+        assert f"-e backup_restore_confirm={HOST}" in output_of(unconfirmed), output_of(unconfirmed)[-2000:]
+    host_sh(f"head -c 20000 {backups}/{dump} > {backups}/truncated.dump")
+    refused = playbook("restore", {**CONFIRM, "backup_restore_file": "truncated.dump"})
     assert refused.returncode != 0
     assert "not a complete pg_dump archive" in output_of(refused), output_of(refused)[-2000:]
-    assert psql(CHECKSUM_SQL) == before
-    host_sh(f"rm /var/backups/{PROJECT}/truncated.dump")
-    missing = playbook("restore", {"backup_restore_file": "no-such.dump"})
+    host_sh(f"rm {backups}/truncated.dump")
+    missing = playbook("restore", {**CONFIRM, "backup_restore_file": "no-such.dump"})
     assert missing.returncode != 0
     assert "does not exist" in output_of(missing)
+    assert psql(CHECKSUM_SQL) == before
+    assert host_sh(f"ls -1 {backups}/").stdout.split() == dumps  # no safety dump either
 
     # Lose the database volume.
     compose("stop", "db")
@@ -334,12 +367,34 @@ def test_backup_destroy_volume_restore():
     host_sh(f"docker volume rm {PROJECT}_pgdata")
 
     started = time.monotonic()
-    result = playbook("restore")
+    result = playbook("restore", CONFIRM)
     restore_seconds = time.monotonic() - started
-    assert result.returncode == 0, output_of(result)[-3000:]
+    out = output_of(result)
+    assert result.returncode == 0, out[-3000:]
     assert psql(CHECKSUM_SQL) == before
+    # Migrated forward to the serving release, in maintenance mode, which is off again afterwards.
+    assert psql(OLDER_ROWS) == "1"
+    assert f"migrated forward: Applying {OLDER}" in out, out[-3000:]
+    assert re.search(r"TASK \[nginx : Turn maintenance mode on\][^\n]*\n(?:.*\n)?changed:", out), out[-3000:]
+    safety = re.search(rf"safety dump of the database before: {backups}/({PROJECT}-\S+\.dump)", out)
+    assert safety, out[-3000:]
+    assert safety.group(1) in host_sh(f"ls -1 {backups}/").stdout.split()
     wait_for(site_ok, timeout=60, what="/readyz 200 after the restore")
     assert get("/").status == 200
+
+    # A dump taken after a newer release migrated is refused before anything is dropped.
+    psql(ADD_NEWER)
+    assert playbook("backup").returncode == 0
+    psql(DROP_NEWER)
+    dumps_before = host_sh(f"ls -1 {backups}/").stdout.split()
+    newer = playbook("restore", CONFIRM)
+    assert newer.returncode != 0
+    assert f"does not have: {NEWER}" in output_of(newer), output_of(newer)[-3000:]
+    assert psql(NEWER_ROWS) == "0"
+    assert psql(CHECKSUM_SQL) == before
+    assert host_sh(f"ls -1 {backups}/").stdout.split() == dumps_before
+    host_sh(f"rm {backups}/$(ls -1t {backups} | head -n 1)")  # the next test's restores must not pick it
+
     record_metric(
         "backup_restore",
         {
@@ -349,7 +404,7 @@ def test_backup_destroy_volume_restore():
             "backup_playbook_s": round(backup_seconds, 1),
             "backup_service_line": backup_service.stdout.strip(),
             "restore_playbook_s": round(restore_seconds, 1),
-            "restore_script_s": int(re.search(r"restored in (\d+) s", output_of(result)).group(1)),
+            "restore_script_s": int(re.search(r"restored in (\d+) s", out).group(1)),
         },
     )
 
