@@ -52,6 +52,16 @@ CASES = [
     ("secret-key-placeholder", {"vault_django_secret_key": PLACEHOLDER_SECRET}, r"stack_secret_key"),
     ("db-password-missing", {"vault_postgres_password": ""}, r"stack_postgres_password"),
     ("db-password-weak", {"vault_postgres_password": "abc123"}, r"stack_postgres_password"),
+    ("db-app-password-missing", {"vault_postgres_app_password": ""}, r"stack_postgres_app_password"),
+    (
+        "db-app-password-is-the-superusers",
+        {
+            "vault_postgres_password": "Kq8vN2xW7pLr4TzY9mBc",
+            "vault_postgres_app_password": "Kq8vN2xW7pLr4TzY9mBc",
+        },
+        r"stack_postgres_app_password",
+    ),
+    ("db-app-user-is-the-superuser", {"stack_postgres_app_user": "djangoapp"}, r"stack_postgres_app_user"),
     ("tls-mode-unknown", {"project_tls_mode": "plaintext"}, r"tls_mode"),
     ("authorized-keys-empty", {"vault_deploy_authorized_keys": []}, r"base_deploy_authorized_keys"),
     (
@@ -85,6 +95,16 @@ CASES = [
     ),
     ("web-sources-host-bits", {"base_firewall_web_sources": ["10.0.0.1/8"]}, r"base_firewall_web_sources"),
     ("ssh-port-out-of-range", {"base_ssh_port": 70000}, r"base_ssh_port"),
+    (
+        "ssh-login-check-without-address",
+        {"base_ssh_login_check": True, "base_ssh_login_check_address": ""},
+        r"base_ssh_login_check_address",
+    ),
+    (
+        "ssh-login-check-key-file-missing",
+        {"base_ssh_login_check": True, "base_ssh_login_check_key_file": "/nonexistent/deploy_ed25519"},
+        r"base_ssh_login_check_key_file",
+    ),
     (
         "reboot-time-impossible",
         {"base_unattended_upgrades_reboot_time": "25:00"},

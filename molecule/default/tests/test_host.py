@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -83,6 +84,39 @@ def test_sshd_dropin_wins_over_cloud_init(host, sshd_effective):
 def test_sshd_running(host):
     assert host.service("ssh").is_running
     assert host.socket("tcp://0.0.0.0:22").is_listening
+
+
+def test_a_key_list_nobody_can_log_in_with_is_refused_with_ssh_as_it_was(host, tmp_path):
+    """The base role's SSH login check on a host whose sshd is not hardened yet: listed keys that the control
+    node cannot log in with stop the play before the hardening drop-in, and the previous keys come back."""
+    dropin = "/etc/ssh/sshd_config.d/00-hardening.conf"
+    keys_file = f"/home/{DEPLOY_USER}/.ssh/authorized_keys"
+    hardened = host.check_output(f"base64 -w0 {dropin}")
+    keys_before = host.file(keys_file).content_string
+    host.check_output(f"rm {dropin} && systemctl reload ssh")
+    stranger = tmp_path / "stranger"
+    subprocess.run(  # noqa: S603 - argv list, no shell
+        ["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True
+    )
+    stranger_public = (tmp_path / "stranger.pub").read_text(encoding="utf-8").strip()
+    try:
+        result = run_playbook(SITE_PLAYBOOK, {"base_deploy_authorized_keys": [stranger_public]})
+        output = result.stdout + result.stderr
+        # The YAML result format folds long messages: compare with the whitespace collapsed.
+        flat = " ".join(output.split())
+        assert result.returncode != 0, output[-3000:]
+        assert f"{DEPLOY_USER} could not log in to " in flat, output[-3000:]
+        assert "Permission denied (publickey)" in flat, flat[flat.find("could not log in") :][:1000]
+        assert host.file(keys_file).content_string == keys_before
+        assert stranger_public.split()[1] not in host.file(keys_file).content_string
+        assert not host.file(dropin).exists
+        # sshd still runs with what it had: cloud-init's drop-in (prepare.yml) allows passwords.
+        assert "passwordauthentication yes" in host.check_output("sshd -T")
+    finally:
+        host.check_output(f"echo {hardened} | base64 -d > {dropin} && systemctl reload ssh")
+        # The refused logins came from the control node's address: never leave it banned for later tests.
+        host.run("fail2ban-client unban --all")
+    assert "passwordauthentication no" in host.check_output("sshd -T")
 
 
 def test_ufw_active_with_only_the_allowed_ports(host):
