@@ -117,12 +117,12 @@ render_nginx() {
     die "could not render the nginx site into ${out}"
 }
 
-# The maintenance page next to the (absent) flag file, as the nginx role installs them on hosts.
+# nginx's own pages (maintenance, throttled) next to the (absent) flag file, as the nginx role installs them.
 install_maintenance_page() {
   mkdir -p "${STATE}/nginx/maintenance"
-  cp "${NGINX_ROLE}/files/maintenance/maintenance.html" "${STATE}/nginx/maintenance/maintenance.html"
+  cp "${NGINX_ROLE}"/files/maintenance/*.html "${STATE}/nginx/maintenance/"
   chmod 0755 "${STATE}/nginx" "${STATE}/nginx/maintenance"
-  chmod 0644 "${STATE}/nginx/maintenance/maintenance.html"
+  chmod 0644 "${STATE}"/nginx/maintenance/*.html
 }
 
 random_secret() { openssl rand -hex "$1"; }

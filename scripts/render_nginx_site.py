@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import jinja2
+import yaml
 
 ANSIBLE = Path(__file__).resolve().parents[1] / "ansible"
 ROLE = ANSIBLE / "roles" / "nginx"
@@ -53,6 +54,13 @@ def _checksum(tls_dir: Path | None) -> str:
     files = (tls_dir / "fullchain.pem", tls_dir / "privkey.pem")
     sums = [hashlib.sha1(path.read_bytes()).hexdigest() for path in files]  # noqa: S324
     return hashlib.sha1(",".join(sums).encode()).hexdigest()  # noqa: S324
+
+
+def _role_limits() -> dict[str, int]:
+    """The abuse limits at the role's defaults (nginx_login_rate_per_minute -> login_rate_per_minute...)."""
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text(encoding="utf-8"))
+    names = ("login_rate_per_minute", "login_burst", "conn_per_ip")
+    return {name: int(defaults[f"nginx_{name}"]) for name in names}
 
 
 def main(argv: list[str]) -> int:
@@ -91,6 +99,7 @@ def main(argv: list[str]) -> int:
         "client_ca": "",
         "real_ip_from": [],
         "real_ip_header": "CF-Connecting-IP",
+        **_role_limits(),
         "features": features.nginx_features(nginx_v),
     }
     env = jinja2.Environment(  # noqa: S701 - nginx configuration, not HTML

@@ -5,6 +5,8 @@ caller's directory or any parent of it. The same image must behave identically e
 environment may change it, so files are never consulted.
 """
 
+import ipaddress
+
 from decouple import Choices, Config, Csv, RepositoryEmpty, UndefinedValueError, undefined
 from django.core.exceptions import ImproperlyConfigured
 
@@ -12,6 +14,8 @@ _environment = Config(RepositoryEmpty())
 
 # Comma-separated list; blank items (a trailing comma, " , ") are dropped rather than kept as "".
 csv_list = Csv(post_process=lambda items: [item for item in items if item])
+# Comma-separated IP networks (a bare address is a /32 or /128), parsed by the standard library.
+networks = Csv(cast=lambda item: ipaddress.ip_network(item, strict=False), post_process=tuple)
 
 
 def config(name, default=undefined, cast=undefined):
@@ -31,7 +35,9 @@ def config(name, default=undefined, cast=undefined):
 def _describe(cast):
     if isinstance(cast, Choices):
         return "one of " + ", ".join(cast.flat)
+    if cast is networks:
+        return "comma-separated IP addresses or networks (CIDR)"
     return {bool: "a boolean (true/false)", int: "an integer", float: "a number"}.get(cast, "a valid value")
 
 
-__all__ = ["Choices", "config", "csv_list"]
+__all__ = ["Choices", "config", "csv_list", "networks"]

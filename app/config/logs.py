@@ -167,5 +167,8 @@ def build_logging(fmt, level):
             "gunicorn.error": {**propagate, "level": level},
             # The access log is the request record; it stays on whatever the level.
             "gunicorn.access": {**propagate, "level": "INFO"},
+            # django-axes: failed logins and lockouts are warnings, kept whatever the level (a tool such as
+            # fail2ban acts on them); its INFO lines are bookkeeping noise on every login.
+            "axes": {**propagate, "level": "WARNING"},
         },
     }

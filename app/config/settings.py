@@ -5,12 +5,13 @@ With DJANGO_DEBUG off (the default) the process refuses to start on a missing or
 empty host list or missing database settings, naming the variable to fix.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import Choices, config, csv_list
+from config.env import Choices, config, csv_list, networks
 from config.logs import build_logging
 from config.validation import check_secret_key, database_from_parts, database_from_url
 
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    "axes",
     "core",
 ]
 
@@ -67,6 +69,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+    "core.middleware.CrossOriginHeadersMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into core.lockout's 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -140,6 +146,35 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_REDIRECT_URL = "landing"
 
+# Failed logins (public and admin login forms alike) are counted by django-axes per username *and* client
+# address: a guesser is locked out, while the real user logging in from elsewhere is not. The lock lifts
+# after the cool-off (each further failure during it starts it again); `manage.py axes_reset_username NAME`
+# or `axes_reset_ip ADDRESS` lifts it at once. Axes logs "AXES: Locking out ..." as a warning.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = config("DJANGO_AXES_FAILURE_LIMIT", default=5, cast=int)
+axes_cooloff_minutes = config("DJANGO_AXES_COOLOFF_MINUTES", default=15, cast=int)
+for name, value in (
+    ("DJANGO_AXES_FAILURE_LIMIT", AXES_FAILURE_LIMIT),
+    ("DJANGO_AXES_COOLOFF_MINUTES", axes_cooloff_minutes),
+):
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive integer.")
+AXES_COOLOFF_TIME = timedelta(minutes=axes_cooloff_minutes)
+del axes_cooloff_minutes
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.lockout.lockout_response"
+# Log lines name only what the lock is keyed on, with the address in clear (for fail2ban or the operator)
+# and the username masked: people type their password into it by mistake.
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["username", "password"]
+# The peers whose X-Real-IP names the client (nginx on the frontend network); anyone else's is ignored.
+TRUSTED_PROXIES = config("DJANGO_TRUSTED_PROXIES", default="", cast=networks)
+
 # --- Internationalisation -----------------------------------------------------------------------------
 
 LANGUAGE_CODE = config("DJANGO_LANGUAGE_CODE", default="ru")
@@ -205,17 +240,54 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config("DJANGO_SECURE_COOKIES", def
 SESSION_COOKIE_HTTPONLY = True
 # CSRF_COOKIE_HTTPONLY stays off: the token is also in every form, so hiding the cookie adds nothing.
 
+# Where browsers send the CSP violations they block (core.views.csp_report logs them): `report-uri` for
+# the browsers that only know it, `report-to` naming the Reporting-Endpoints entry for the others.
+CSP_REPORT_PATH = "/csp-report/"
+CSP_REPORT_ENDPOINT = "csp"
+# Nothing loads unless a directive below allows it: every fetch directive the site (admin included) needs
+# is explicit, and needs nothing but the site itself. No inline script or style anywhere.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
-        "default-src": ["'self'"],
-        "script-src": ["'self'"],  # no inline scripts anywhere, the admin included
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
         "style-src": ["'self'"],
         "img-src": ["'self'"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "base-uri": ["'none'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
+        "report-uri": [CSP_REPORT_PATH],
+        "report-to": CSP_REPORT_ENDPOINT,
     },
+}
+# No other site may embed the site's responses (scripts, images, JSON) in its own pages.
+SECURE_CROSS_ORIGIN_RESOURCE_POLICY = "same-origin"
+# Powerful browser features the site does not use, denied to it and to anything it would embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
 }
 
 # Preloading HSTS is a one-way commitment for the whole domain, so it stays an explicit opt-in and the

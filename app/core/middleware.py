@@ -16,6 +16,7 @@ from django.http import HttpResponse, JsonResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.template.loader import render_to_string
+from django.utils.deprecation import MiddlewareMixin
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,11 @@ class HealthAndReleaseMiddleware:
         }
         # The health answers skip the rest of the chain, so they get the security headers from Django's
         # own middleware here (HSTS only over HTTPS, as everywhere else).
-        self.header_middleware = (SecurityMiddleware(get_response), XFrameOptionsMiddleware(get_response))
+        self.header_middleware = (
+            SecurityMiddleware(get_response),
+            XFrameOptionsMiddleware(get_response),
+            CrossOriginHeadersMiddleware(get_response),
+        )
 
     def __call__(self, request):
         check = self.checks.get(request.path_info)
@@ -90,4 +95,17 @@ class HealthAndReleaseMiddleware:
     def _json(http_status, **body):
         response = JsonResponse(body, status=http_status)
         response["Cache-Control"] = "no-store"
+        return response
+
+
+class CrossOriginHeadersMiddleware(MiddlewareMixin):
+    """The two headers no library of the stack sends: Cross-Origin-Resource-Policy
+    (settings.SECURE_CROSS_ORIGIN_RESOURCE_POLICY) and Reporting-Endpoints, which names the URL of the CSP's
+    `report-to` endpoint (settings.CSP_REPORT_ENDPOINT, CSP_REPORT_PATH)."""
+
+    def process_response(self, request, response):
+        headers = response.headers
+        headers.setdefault("Cross-Origin-Resource-Policy", settings.SECURE_CROSS_ORIGIN_RESOURCE_POLICY)
+        endpoint = f'{settings.CSP_REPORT_ENDPOINT}="{settings.CSP_REPORT_PATH}"'
+        headers.setdefault("Reporting-Endpoints", endpoint)
         return response

@@ -1,5 +1,6 @@
 """Security headers, HTTPS handling behind the proxy, cookies, and a CSP the admin can live with."""
 
+import json
 import re
 from html.parser import HTMLParser
 
@@ -11,15 +12,21 @@ from django.test import Client
 
 pytestmark = pytest.mark.django_db
 
+HTTPS = {"headers": PROXIED_HTTPS}
+
 EXPECTED_CSP = {
-    "default-src": "'self'",
+    "default-src": "'none'",
     "script-src": "'self'",
     "style-src": "'self'",
     "img-src": "'self'",
-    "object-src": "'none'",
-    "base-uri": "'self'",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "manifest-src": "'self'",
+    "base-uri": "'none'",
     "form-action": "'self'",
     "frame-ancestors": "'none'",
+    "report-uri": "/csp-report/",
+    "report-to": "csp",
 }
 
 
@@ -45,7 +52,63 @@ def test_https_responses_carry_the_security_headers(https_client):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert response["Reporting-Endpoints"] == 'csp="/csp-report/"'
+    policy = dict(item.split("=", 1) for item in response["Permissions-Policy"].split(", "))
+    assert {"camera", "microphone", "geolocation", "payment", "usb"} <= policy.keys()
+    assert set(policy.values()) == {"()"}, "a feature is allowed to some origin"
     assert parse_csp(response["Content-Security-Policy"]) == EXPECTED_CSP
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/no-such-page/"])
+def test_health_answers_and_errors_carry_the_cross_origin_headers(https_client, path):
+    response = https_client.get(path)
+    assert response["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_csp_reports_are_logged_in_both_formats_without_query_strings(client, caplog):
+    legacy = {
+        "csp-report": {
+            "document-uri": "https://testserver/accounts/reset/MQ/abc-123/?token=secret",
+            "violated-directive": "script-src-elem",
+            "blocked-uri": "inline",
+        }
+    }
+    modern = [
+        {
+            "type": "csp-violation",
+            "body": {
+                "documentURL": "https://testserver/admin/",
+                "effectiveDirective": "img-src\nWARNING forged line",
+                "blockedURL": "https://evil.example/pixel.gif?id=1",
+            },
+        }
+    ]
+    for payload, content_type in ((legacy, "application/csp-report"), (modern, "application/reports+json")):
+        response = client.post("/csp-report/", json.dumps(payload), content_type=content_type, **HTTPS)
+        assert response.status_code == 204
+    lines = [r.getMessage() for r in caplog.records if r.name == "core.views" and r.levelname == "WARNING"]
+    assert lines == [
+        "CSP violation: script-src-elem blocked inline on https://testserver/accounts/reset/MQ/abc-123/",
+        "CSP violation: img-src\\nWARNING forged line blocked https://evil.example/pixel.gif on "
+        "https://testserver/admin/",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param("not json", 400, id="not-json"),
+        pytest.param(json.dumps({"unrelated": 1}), 400, id="not-a-report"),
+        pytest.param(json.dumps({"csp-report": {"x": "y" * 20000}}), 413, id="too-large"),
+    ],
+)
+def test_csp_report_endpoint_refuses_what_is_not_a_report(client, caplog, body, status):
+    response = client.post("/csp-report/", body, content_type="application/csp-report", **HTTPS)
+    assert response.status_code == status
+    assert not [r for r in caplog.records if r.name == "core.views"]
+    assert client.get("/csp-report/", **HTTPS).status_code == 405
 
 
 @pytest.mark.parametrize("path", ["/admin/login/", "/accounts/login/", "/no-such-page/"])

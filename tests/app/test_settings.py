@@ -112,6 +112,21 @@ def assert_refused(result, *fragments, not_echoed=None):
             {"EMAIL_USE_TLS": "true", "EMAIL_USE_SSL": "true"}, ["EMAIL_USE_SSL"], None, id="tls-and-ssl"
         ),
         pytest.param({"GUNICORN_THREADS": "four"}, ["GUNICORN_THREADS", "integer"], None, id="not-int"),
+        pytest.param(
+            {"DJANGO_AXES_FAILURE_LIMIT": "0"}, ["DJANGO_AXES_FAILURE_LIMIT", "positive"], None, id="limit-0"
+        ),
+        pytest.param(
+            {"DJANGO_AXES_COOLOFF_MINUTES": "-5"},
+            ["DJANGO_AXES_COOLOFF_MINUTES", "positive"],
+            None,
+            id="cooloff-negative",
+        ),
+        pytest.param(
+            {"DJANGO_TRUSTED_PROXIES": "172.30.80.0/24,172.30.300.0/24"},
+            ["DJANGO_TRUSTED_PROXIES", "IP addresses or networks"],
+            "172.30.300",
+            id="trusted-proxies",
+        ),
     ],
 )
 def test_refuses_to_start(overrides, fragments, secret):

@@ -396,6 +396,83 @@ def test_body_above_the_limit_is_refused_by_nginx(stack):
     assert _post_status(stack, 1024 * 1024, b"x" * (1024 * 1024)) == 403
 
 
+def test_twenty_wrong_passwords_are_locked_by_django_then_throttled_by_nginx(stack):
+    session = requests.Session()
+    url = stack.https("/accounts/login/")
+    form = session.get(url, verify=stack.cafile, timeout=15).text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    username = f"guess-{secrets.token_hex(3)}"
+    answers = []
+    for n in range(20):
+        response = session.post(
+            url,
+            data={"username": username, "password": f"wrong-{n}", "csrfmiddlewaretoken": token},
+            headers={"Referer": url},
+            verify=stack.cafile,
+            timeout=15,
+            allow_redirects=False,
+        )
+        answers.append((response.status_code, response.headers.get("Retry-After"), response.text))
+    # Django's lockout (django-axes) answers the 5th failure; the login throttle of nginx (a burst of 5 above
+    # 10/min) stops the rest before they reach gunicorn and its password hashing.
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [200] * 4 + [429] * 16, statuses
+    by_django = [a for a in answers[4:] if "Слишком много неудачных попыток входа" in a[2]]
+    by_nginx = [a for a in answers[4:] if "Слишком много запросов" in a[2]]
+    assert by_django and {retry for _, retry, _ in by_django} == {"900"}
+    assert len(by_nginx) >= 12 and {retry for _, retry, _ in by_nginx} == {"60"}
+    assert len(by_django) + len(by_nginx) == 16
+    # Only POSTs are counted: the form itself still loads.
+    assert session.get(url, verify=stack.cafile, timeout=15).status_code == 200
+    # The lockout is in the app's log, naming the address nginx saw (and passed on in X-Real-IP).
+    posts = [e for e in stack.nginx_access() if e["request"].startswith("POST /accounts/login/")]
+    client = posts[0]["client"]
+    web_log = stack.compose("logs", "--no-color", "--no-log-prefix", "web").stdout
+    assert any("Locking out" in line and f'ip_address: "{client}"' in line for line in web_log.splitlines())
+
+
+def test_one_address_gets_a_bounded_number_of_requests_in_flight(stack):
+    # 100 requests held open by bodies that never finish (the limit, nginx_conn_per_ip), then one more.
+    held = []
+    try:
+        for _ in range(100):
+            conn = http.client.HTTPSConnection(
+                DOMAIN, stack.https_port, context=stack.tls_context(), timeout=15
+            )
+            conn.putrequest("POST", "/")
+            conn.putheader("Content-Length", "1000")
+            conn.endheaders()
+            held.append(conn)
+        time.sleep(1)  # nginx has read every held request's header
+        one_more = requests.get(stack.https("/"), verify=stack.cafile, timeout=15)
+        assert one_more.status_code == 429
+        assert one_more.headers["Retry-After"] == "60"
+    finally:
+        for conn in held:
+            conn.close()
+    deadline = time.monotonic() + 15
+    while (status := stack.get("/").status_code) != 200 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert status == 200, "the connection limit outlived the connections"
+
+
+def test_maintenance_page_answers_posts_too(stack):
+    flag = stack.state / "nginx" / "maintenance" / "enabled"
+    flag.write_text("stack test\n")
+    try:
+        for method in ("GET", "POST"):
+            url = stack.https("/accounts/login/")
+            response = requests.request(method, url, verify=stack.cafile, timeout=15)
+            assert response.status_code == 503, method
+            assert "Down for maintenance" in response.text
+            assert response.headers["Retry-After"] == "120"
+        # nginx's own pages are internal: not reachable by their URI.
+        flag.unlink()
+        assert stack.get("/_nginx/maintenance.html").status_code == 404
+    finally:
+        flag.unlink(missing_ok=True)
+
+
 def test_forwarded_for_is_set_by_nginx_not_by_the_client(stack):
     probe = secrets.token_hex(4)
     stack.get(f"/?xff={probe}", headers={"X-Forwarded-For": "203.0.113.66"})

@@ -72,6 +72,7 @@ CASES = [
     ("docker-source-unknown", {"docker_source": "snap"}, r"docker_source"),
     ("releases-keep-one", {"stack_releases_keep": 1}, r"stack_releases_keep"),
     ("maintenance-unknown", {"stack_maintenance": "maybe"}, r"stack_maintenance"),
+    ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",
         {"vault_backup_restic_repository": "/srv/offsite", "vault_backup_restic_password": "short"},

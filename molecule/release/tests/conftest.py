@@ -153,7 +153,9 @@ class Reply:
         return self.headers.get(name.lower(), "")
 
 
-def get(path: str, timeout: float = 15.0, session: ssl.SSLSession | None = None) -> Reply:
+def get(
+    path: str, timeout: float = 15.0, session: ssl.SSLSession | None = None, method: str = "GET"
+) -> Reply:
     """One HTTPS request to nginx on its own connection (SNI and Host of the site). `session` resumes an
     earlier TLS session (nginx's session cache): a new connection without the full handshake's cost."""
     sock = socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=timeout)
@@ -161,7 +163,7 @@ def get(path: str, timeout: float = 15.0, session: ssl.SSLSession | None = None)
         tls = _TLS.wrap_socket(sock, server_hostname=DOMAIN, session=session)
         conn = http.client.HTTPConnection("127.0.0.1", HTTPS_PORT, timeout=timeout)
         conn.sock = tls
-        conn.request("GET", path, headers={"Host": HOST_HEADER, "User-Agent": "molecule-release-load"})
+        conn.request(method, path, headers={"Host": HOST_HEADER, "User-Agent": "molecule-release-load"})
         resp = conn.getresponse()
         body = resp.read()
         headers = {k.lower(): v for k, v in resp.getheaders()}

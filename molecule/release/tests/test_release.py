@@ -267,6 +267,10 @@ def test_maintenance_mode_on_and_off():
     assert int(reply.header("Retry-After")) > 0
     assert "Down for maintenance" in reply.body.decode()
     assert get("/admin/login/").status == 503
+    # A form sent meanwhile gets the same page (not the static handler's 405 for a POST).
+    posted = get("/accounts/login/", method="POST")
+    assert posted.status == 503
+    assert "Down for maintenance" in posted.body.decode()
     # ACME challenges still reach their location (404: no such token), not the maintenance page.
     assert get("/.well-known/acme-challenge/nothing-here").status == 404
 
