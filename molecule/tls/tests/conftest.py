@@ -45,6 +45,13 @@ def peer_certificate(port: int, server_name: str, cadata: str | None = None) -> 
         return tls.getpeercert(binary_form=True)
 
 
+def pebble_roots(host) -> str:
+    """Pebble's issuing root (made at Pebble's start), from its management interface on the host."""
+    return host.check_output(
+        "curl --silent --show-error --fail --cacert /etc/pebble/acme-ca.pem https://127.0.0.1:15000/roots/0"
+    )
+
+
 def nginx_container(host) -> str:
     cid = host.check_output(
         "docker ps --quiet --filter label=com.docker.compose.project=%s"

@@ -9,7 +9,7 @@ import ssl
 import threading
 import time
 
-from conftest import ACME, ACME_DOMAIN, PROJECT, nginx_container, peer_certificate
+from conftest import ACME, ACME_DOMAIN, PROJECT, nginx_container, pebble_roots, peer_certificate
 from cryptography import x509
 from helpers import http_get
 
@@ -17,13 +17,6 @@ testinfra_hosts = [ACME["name"]]
 
 RENEW_UNIT = f"{PROJECT}-certbot-renew.service"
 LE_VOLUME = f"{PROJECT}_letsencrypt"
-
-
-def pebble_roots(host) -> str:
-    """Pebble's issuing root (made at Pebble's start), from its management interface on the host."""
-    return host.check_output(
-        "curl --silent --show-error --fail --cacert /etc/pebble/acme-ca.pem https://127.0.0.1:15000/roots/0"
-    )
 
 
 def served(cadata: str | None = None) -> x509.Certificate:
