@@ -89,8 +89,9 @@ def main(argv: list[str]) -> int:
         )
         nginx_v = result.stderr + "\n" + result.stdout
 
+    server_names = list(dict.fromkeys(args.server_names.split()))
     site = {
-        "server_names": list(dict.fromkeys(args.server_names.split())),
+        "server_names": server_names,
         "https_port_suffix": "" if args.https_port == "443" else f":{args.https_port}",
         "https": True,
         "certificate_source": "selfsigned (scripts/local-stack.sh)",
@@ -99,6 +100,8 @@ def main(argv: list[str]) -> int:
         "client_ca": "",
         "real_ip_from": [],
         "real_ip_header": "CF-Connecting-IP",
+        # The certificate is self-signed (scripts/local-stack.sh makes it).
+        "hsts": features.nginx_hsts(server_names[0], "selfsigned"),
         **_role_limits(),
         "features": features.nginx_features(nginx_v),
     }

@@ -19,6 +19,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = config("DJANGO_DEBUG", default=False, cast=bool)
 
+# The site's name in page titles, the header and the admin; empty: "Django application", translated.
+SITE_NAME = config("DJANGO_SITE_NAME", default="")
+
 # Version label of the running build: in /healthz and the X-App-Release header of every response.
 APP_RELEASE = config("APP_RELEASE", default="dev")
 
@@ -89,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "core.context_processors.site",
             ],
         },
     },
@@ -238,6 +242,11 @@ X_FRAME_OPTIONS = "DENY"
 # Secure cookies are only sent over HTTPS.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = config("DJANGO_SECURE_COOKIES", default=not DEBUG, cast=bool)
 SESSION_COOKIE_HTTPONLY = True
+# The language choice: kept a year, over HTTPS only, out of scripts' reach, never sent cross-site.
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
 # CSRF_COOKIE_HTTPONLY stays off: the token is also in every form, so hiding the cookie adds nothing.
 
 # Where browsers send the CSP violations they block (core.views.csp_report logs them): `report-uri` for

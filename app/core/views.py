@@ -3,6 +3,7 @@ import logging
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
@@ -17,8 +18,19 @@ CSP_REPORTS_LOGGED = 10
 
 
 def landing(request):
-    # The page's only database query; the template must not touch `user` (session and user lookups).
+    # The page's only database query for an anonymous visitor (the header asks `user` only for its session).
     return render(request, "core/landing.html", {"user_count": get_user_model().objects.count()})
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's POST-only logout, plus a page on GET that offers the button (instead of an empty 405), and
+    the site's own "logged out" page: registration/logged_out.html stays the admin's."""
+
+    http_method_names = ("get", "post", "options")
+    template_name = "core/logged_out.html"
+
+    def get(self, request, *args, **kwargs):
+        return render(request, "core/logout.html")
 
 
 @csrf_exempt  # browsers send reports without cookies or tokens

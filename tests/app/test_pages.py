@@ -210,3 +210,82 @@ def test_password_reset_for_unknown_address_sends_nothing(browser):
     )
     assert response.status_code == 302  # same answer as for a known address: no account enumeration
     assert mail.outbox == []
+
+
+def test_the_header_shows_who_is_logged_in_and_logs_out_by_post(browser, django_user_model):
+    django_user_model.objects.create_user("ivan", "ivan@example.org", PASSWORD)
+    anonymous = browser.get("/").content.decode()
+    assert 'href="/accounts/login/"' in anonymous
+    assert 'action="/accounts/logout/"' not in anonymous
+
+    form = browser.get("/accounts/login/")
+    credentials = {"username": "ivan", "password": PASSWORD, "csrfmiddlewaretoken": csrf_token(form)}
+    browser.post("/accounts/login/", credentials)
+    page = browser.get("/")
+    html = page.content.decode()
+    assert "ivan" in html
+    assert re.search(r'<form class="logout" action="/accounts/logout/" method="post">', html)
+    assert 'href="/accounts/login/"' not in html
+    assert 'href="/admin/"' not in html  # not staff: no link to the admin
+
+    # A GET shows the button instead of an empty 405; the POST logs out.
+    confirm = browser.get("/accounts/logout/")
+    assert confirm.status_code == 200
+    assert "Вы вошли как ivan" in confirm.content.decode()
+    response = browser.post("/accounts/logout/", {"csrfmiddlewaretoken": csrf_token(page)})
+    assert response.status_code == 200
+    assert "Вы вышли" in response.content.decode()
+    assert 'href="/accounts/login/"' in response.content.decode()
+    assert "_auth_user_id" not in browser.session
+
+
+def test_the_admin_logs_out_to_its_own_page_and_carries_the_site_name(browser, django_user_model):
+    django_user_model.objects.create_superuser("admin", "admin@example.org", PASSWORD)
+    form = browser.get("/admin/login/")
+    assert "Приложение на Django" in form.content.decode()  # not "Администрирование Django"
+    browser.post(
+        "/admin/login/", {"username": "admin", "password": PASSWORD, "csrfmiddlewaretoken": csrf_token(form)}
+    )
+    index = browser.get("/admin/")
+    response = browser.post("/admin/logout/", {"csrfmiddlewaretoken": csrf_token(index)})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'href="/admin/"' in html  # the admin's "log in again", back to the admin
+    assert 'class="site-header"' not in html  # not the public template
+
+
+def test_a_stale_form_gets_a_translated_csp_clean_csrf_page(browser):
+    from test_security import inline_code
+
+    browser.get("/")
+    response = browser.post("/i18n/setlang/", {"language": "en", "next": "/", "csrfmiddlewaretoken": "stale"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert '<html lang="ru">' in html
+    assert "Форма устарела" in html
+    assert "DEBUG" not in html
+    assert inline_code(html) == []
+
+
+def test_the_language_cookie_lasts_a_year_over_https_only(browser):
+    form = browser.get("/")
+    response = browser.post(
+        "/i18n/setlang/", {"language": "en", "next": "/", "csrfmiddlewaretoken": csrf_token(form)}
+    )
+    cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
+    assert cookie["secure"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["max-age"] == 365 * 24 * 60 * 60
+
+
+def test_an_invalid_reset_link_offers_a_new_one(browser):
+    response = browser.get("/accounts/reset/MQ/bad-token/", follow=True)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'href="/accounts/password_reset/"' in html
+
+
+def test_pages_name_the_icon():
+    html = Client(headers=PROXIED_HTTPS).get("/").content.decode()
+    assert re.search(r'<link rel="icon" href="/static/favicon\.[0-9a-f]{12}\.svg"', html)

@@ -46,6 +46,7 @@ def test_openssl_3_10_is_newer_than_3_5():
 def test_the_filters_are_registered():
     filters = nginx_site.FilterModule().filters()
     assert filters["nginx_features"] is nginx_site.nginx_features
+    assert filters["nginx_hsts"] is nginx_site.nginx_hsts
     assert filters["nginx_upstream_slot"] is nginx_site.nginx_upstream_slot
     assert filters["nginx_time_directive"] is nginx_site.nginx_time_directive
 
@@ -105,3 +106,18 @@ def test_time_units(line, seconds):
 def test_no_single_time_directive_is_an_error(text):
     with pytest.raises(ValueError, match="proxy_read_timeout"):
         nginx_site.nginx_time_directive(text, "proxy_read_timeout")
+
+
+@pytest.mark.parametrize(
+    ("domain", "source", "expected"),
+    [
+        ("example.org", "letsencrypt", "max-age=63072000; includeSubDomains"),
+        ("example.org", "cloudflare", "max-age=63072000; includeSubDomains"),
+        ("example.org", "selfsigned", "max-age=300"),
+        ("localhost", "letsencrypt", "max-age=300"),
+        ("app.localhost", "provided", "max-age=300"),
+        ("notlocalhost.org", "letsencrypt", "max-age=63072000; includeSubDomains"),
+    ],
+)
+def test_hsts_is_short_for_development_sites_only(domain, source, expected):
+    assert nginx_site.nginx_hsts(domain, source) == expected

@@ -1,10 +1,11 @@
 """What the site configuration may use, decided from the nginx image's `nginx -V` output, and which slot the
 upstream file names.
 
-`nginx_features` is the one place that turns `nginx -V` into template choices; the nginx role
-(tasks/features.yml) and scripts/render_nginx_site.py (`make up`) both call it, so both render the site the
-same way. `nginx_upstream_slot` reads back what templates/upstream.conf.j2 wrote; `nginx_time_directive` reads
-a timeout from a shipped snippet, for the checks of other settings against it.
+`nginx_features` is the one place that turns `nginx -V` into template choices, and `nginx_hsts` the one that
+decides the Strict-Transport-Security value; the nginx role and scripts/render_nginx_site.py (`make up`) both
+call them, so both render the site the same way. `nginx_upstream_slot` reads back what
+templates/upstream.conf.j2 wrote; `nginx_time_directive` reads a timeout from a shipped snippet, for the
+checks of other settings against it.
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def nginx_features(nginx_v: str) -> dict:
     }
 
 
+# Two years with subdomains (the app's default too); a browser that met a development or self-signed site gets
+# only minutes, so it does not force HTTPS on every http://localhost:* server it visits afterwards.
+HSTS_PRODUCTION = "max-age=63072000; includeSubDomains"
+HSTS_DEVELOPMENT = "max-age=300"
+
+
+def nginx_hsts(domain: str, certificate_source: str) -> str:
+    """The Strict-Transport-Security value of the site: short for `localhost` (and its subdomains) or a
+    self-signed certificate, the production value otherwise."""
+    local = domain == "localhost" or domain.endswith(".localhost")
+    return HSTS_DEVELOPMENT if local or certificate_source == "selfsigned" else HSTS_PRODUCTION
+
+
 def nginx_upstream_slot(text: str, slots: list[str]) -> str:
     """The release slot the `server` line of upstream.conf names; '' when none of `slots` is named there."""
     named = re.findall(r"^\s*server\s+([A-Za-z0-9_.-]+):\d+\s*;", text or "", re.MULTILINE)
@@ -69,6 +83,7 @@ class FilterModule:
     def filters(self):
         return {
             "nginx_features": nginx_features,
+            "nginx_hsts": nginx_hsts,
             "nginx_time_directive": nginx_time_directive,
             "nginx_upstream_slot": nginx_upstream_slot,
         }
