@@ -31,7 +31,8 @@ test: lint test-app test-stack test-molecule ## Everything: lint, app tests, sta
 test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432, the Ansible plugins' unit tests, drift tests
 	$(BIN)/pytest tests/app tests/plugins tests/test_*.py
 
-test-stack: venv images ## Build the images, run the Compose stack on the local engine, probe it
+test-stack: venv images ## Build the images, run the Compose stack on the local engine, probe it (and in Chromium)
+	scripts/ensure-browser.sh
 	$(BIN)/pytest -m stack tests/stack
 
 test-molecule: venv images ## Molecule: provision systemd host containers with the roles and verify them
