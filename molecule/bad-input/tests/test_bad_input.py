@@ -33,9 +33,11 @@ LETSENCRYPT = {
     "project_domain": "app.djangoapp.dev",
     "project_email": "ops@djangoapp.dev",
 }
-# Cloudflare mode with an origin certificate and neither origin pulls nor a source restriction.
+# Cloudflare mode with an origin certificate and neither origin pulls nor a source restriction (the default
+# restriction to Cloudflare's ranges explicitly lifted).
 CLOUDFLARE_OPEN = {
     "project_tls_mode": "cloudflare",
+    "project_web_sources": [],
     "project_domain": "app.djangoapp.dev",
     "vault_cloudflare_origin_cert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
     "vault_cloudflare_origin_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",

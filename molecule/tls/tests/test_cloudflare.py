@@ -116,6 +116,11 @@ def test_docker_user_accepts_web_ports_only_from_cloudflare(host):
     web = [r for r in rules + rules6 if re.search(r"--ctorigdstport (80|443) ", r)]
     # Every accepting rule for 80/443 names a source: nothing else is let through.
     assert web and all(" -s " in r for r in web), web
+    # The firewall's sources are, by default, the very ranges nginx trusts for CF-Connecting-IP.
+    sources = {re.search(r" -s (\S+)", r).group(1) for r in web if "--ctorigdstport 443 " in r}
+    site = host.file(f"/srv/{PROJECT}/nginx/conf.d/site.conf").content_string
+    trusted = set(re.findall(r"^set_real_ip_from (\S+);$", site, re.MULTILINE))
+    assert sources == trusted, sources ^ trusted
 
 
 @pytest.mark.parametrize("port", [CF["http"], CF["https"]])
