@@ -32,10 +32,11 @@ test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432, th
 	$(BIN)/pytest tests/app tests/plugins tests/test_*.py
 
 test-stack: venv images ## Build the images, run the Compose stack on the local engine, probe it (and in Chromium)
-	scripts/ensure-browser.sh
+	scripts/ensure-test-tools.sh
 	$(BIN)/pytest -m stack tests/stack
 
 test-molecule: venv images ## Molecule: provision systemd host containers with the roles and verify them
+	scripts/ensure-test-tools.sh
 	$(BIN)/molecule test --all
 
 images: ## Build the registry-free local images (only those absent or whose inputs changed)

@@ -5,7 +5,8 @@
 - mirror: the same stack once more (web's image and environment, nginx's image and mounts) with gunicorn's
   access log switched the other way than the stack's default, so both settings are loaded side by side;
 - candidates: web's image and environment with other gunicorn settings, loaded directly;
-- wrk (and mirror-wrk, whose /etc/hosts sends the site's name to the mirror's nginx): the load generators.
+- wrk (and mirror-wrk, whose /etc/hosts sends the site's name to the mirror's nginx, and web-wrk, in web's
+  network namespace, where gunicorn listens on 127.0.0.1): the load generators.
 
 Every container is named `<project>-...`; bench/run.sh removes them all on exit.
 """
@@ -30,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = "site.bench.test"
 BARE_DOMAIN = "bare.bench.test"
 ACCESS_LOG_MARK = "gunicorn.access"  # the logger name on every access line gunicorn writes
+# The slots' sockets (docker/compose.yml, APP_SOCKET_DIR), and gunicorn's own port inside a slot.
+SOCKETS_MOUNT = "/run/app"
+LOCAL_GUNICORN = "http://127.0.0.1:8000/"
 
 
 def logs(container: str) -> str:
@@ -98,7 +102,8 @@ class Harness:
         self.start_naive()
         self.start_bare()
         self.start_client("wrk", {DOMAIN: self.services["nginx"], BARE_DOMAIN: self.name("bare")})
-        self.access_log_default = self.access_log_written(self.services["web"])
+        self.start_local_client("web-wrk", self.services["web"])
+        self.access_log_default = self.access_log_written(self.services["web"], self.name("web-wrk"))
         self.start_mirror(access_log=not self.access_log_default)
         self.start_client("mirror-wrk", {DOMAIN: self.name("mirror-nginx")})
         self.targets()
@@ -145,6 +150,22 @@ class Harness:
         script = "grep -v bench.test /etc/hosts > /tmp/hosts; cat /tmp/hosts > /etc/hosts; "
         run(["docker", "exec", client, "sh", "-c", f"{script}printf '{lines}' >> /etc/hosts"])
 
+    def start_local_client(self, part: str, container: str) -> None:
+        """A load generator in `container`'s network namespace: gunicorn listens on 127.0.0.1 there (nginx
+        reaches it over the slot's Unix socket, nothing else over the network)."""
+        run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                self.name(part),
+                "--network",
+                f"container:{container}",
+                self.wrk_image,
+            ]
+        )
+
     def app_env_file(self, name: str, source: str, prefixes: tuple[str, ...] = ()) -> Path:
         """An env file with `source`'s environment (only the variables under `prefixes`, if given)."""
         env = c.env_of(source)
@@ -156,22 +177,23 @@ class Harness:
 
     def start_mirror(self, *, access_log: bool) -> None:
         """web and nginx once more: the same images, environment and mounts, one switch flipped. The mirror's
-        nginx resolves the upstream's slot names to the mirror's web (its own /etc/hosts)."""
+        web has a sockets volume of its own (seeded by the image, `live` -> web), which the mirror's nginx
+        mounts instead of the stack's."""
         web, nginx = self.name("mirror-web"), self.name("mirror-nginx")
         env_file = self.app_env_file("mirror", self.services["web"])
         run(
             [
                 "docker", "run", "-d", "--name", web, "--network", self.backend, "--env-file", str(env_file),
-                "-e", f"GUNICORN_ACCESS_LOG={switch(access_log)}", "--memory", "384m", self.app_image,
+                "-e", f"GUNICORN_ACCESS_LOG={switch(access_log)}", "--memory", "384m",
+                "-v", SOCKETS_MOUNT, self.app_image,
             ]
         )  # fmt: skip
-        run(["docker", "network", "connect", self.frontend, web])
-        web_ip = c.ip(web, self.frontend)
-        mounts = []
+        mounts = ["--volumes-from", f"{web}:ro"]
         for m in c.inspect(self.services["nginx"])["Mounts"]:
+            if m["Destination"] == SOCKETS_MOUNT:
+                continue
             source = m["Name"] if m["Type"] == "volume" else m["Source"]
             mounts += ["-v", f"{source}:{m['Destination']}{'' if m['RW'] else ':ro'}"]
-        hosts = [a for slot in ("web", "web-green") for a in ("--add-host", f"{slot}:{web_ip}")]
         run(
             [
                 "docker",
@@ -181,15 +203,15 @@ class Harness:
                 nginx,
                 "--network",
                 self.frontend,
-                *hosts,
                 *mounts,
                 self.nginx_image,
             ]
         )
 
-    def access_log_written(self, container: str) -> bool:
-        """Whether gunicorn in `container` writes access lines (after a few requests to it)."""
-        target = Target("probe", container, f"http://{c.ip(container, self.backend)}:8000/", self.app_headers)
+    def access_log_written(self, container: str, client: str) -> bool:
+        """Whether gunicorn in `container` writes access lines (after a few requests to it from `client`, in
+        its network namespace)."""
+        target = Target("probe", container, LOCAL_GUNICORN, self.app_headers, client=client)
         for _ in range(3):
             self.wait_for(target, 60)
         time.sleep(1)
@@ -201,7 +223,6 @@ class Harness:
         svc, app = self.services, self.app_headers
         stack_cpu = {"nginx": svc["nginx"], "web": svc["web"], "db": svc["db"]}
         mirror_cpu = {"nginx": self.name("mirror-nginx"), "web": self.name("mirror-web"), "db": svc["db"]}
-        web_ip = c.ip(svc["web"], self.frontend)
         self.dynamic = [
             Target("stack", "stack: nginx (HTTPS) -> gunicorn", f"https://{DOMAIN}:443/", cpu=stack_cpu),
             Target(
@@ -214,9 +235,10 @@ class Harness:
             Target(
                 "direct",
                 "gunicorn direct (web)",
-                f"http://{web_ip}:8000/",
+                LOCAL_GUNICORN,
                 app,
                 {"web": svc["web"], "db": svc["db"]},
+                client=self.name("web-wrk"),
             ),
             Target(
                 "naive",
@@ -233,14 +255,19 @@ class Harness:
             raise RuntimeError("no hashed CSS link in the page")
         css = match.group(0)
         stack_css, bare_css = f"https://{DOMAIN}:443{css}", f"https://{BARE_DOMAIN}:443{css}"
-        wn_css = f"http://{web_ip}:8000{css}"
+        wn_css = f"{LOCAL_GUNICORN.rstrip('/')}{css}"
         self.static = []
         for gz in ("", " gzip"):
             hdr = [GZIP] if gz else []
             self.static += [
                 Target(f"static-stack{gz}", f"stack nginx{gz}", stack_css, hdr, {"nginx": svc["nginx"]}),
                 Target(
-                    f"static-wn{gz}", f"WhiteNoise in gunicorn{gz}", wn_css, app + hdr, {"web": svc["web"]}
+                    f"static-wn{gz}",
+                    f"WhiteNoise in gunicorn{gz}",
+                    wn_css,
+                    app + hdr,
+                    {"web": svc["web"]},
+                    client=self.name("web-wrk"),
                 ),
                 Target(f"static-bare{gz}", f"bare nginx{gz}", bare_css, hdr, {"bare": self.name("bare")}),
             ]
@@ -282,6 +309,7 @@ class Harness:
                 [
                     "docker", "run", "-d", "--name", container, "--network", self.backend,
                     "--env-file", str(env_file), "-e", "GUNICORN_FORWARDED_ALLOW_IPS=*",
+                    "-e", "GUNICORN_BIND=0.0.0.0:8000",
                     "--memory", "384m", *overrides, self.app_image,
                 ]
             )  # fmt: skip

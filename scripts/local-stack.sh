@@ -7,8 +7,8 @@
 #   url                print the URL of the running stack
 #   images             print the chosen base image references (KEY=VALUE), building local ones if needed
 #   render-nginx DIR SERVER_NAMES [HTTPS_PORT]
-#                      render the nginx role's site and upstream templates into DIR/site.conf and
-#                      DIR/upstream.conf (scripts/render_nginx_site.py; NGINX_IMAGE, when set, decides the
+#                      render the nginx role's site template into DIR/site.conf
+#                      (scripts/render_nginx_site.py; NGINX_IMAGE, when set, decides the
 #                      template choices from its `nginx -V`)
 #   compose ARGS...    run `docker compose` on the local stack (e.g. `compose logs -f web`)
 #
@@ -107,7 +107,7 @@ python_with_jinja() {
   fi
 }
 
-# Renders the nginx role's site template (the one Ansible writes on hosts) and the upstream naming `web`.
+# Renders the nginx role's site template (the one Ansible writes on hosts).
 render_nginx() {
   local out=$1 names=$2 port=${3:-443}
   local -a extra=()
@@ -266,9 +266,8 @@ cmd_up() {
     compose logs --no-color --tail 40 >&2 || true
     die "the stack did not become healthy"
   fi
-  # nginx resolves `web` when it loads its config: when `up` recreated web alone (a new image), a graceful
-  # reload points nginx at the new container (compose.yml has no restart-on-dependency for nginx). The nginx
-  # role's reload script, as on hosts.
+  # A re-rendered site.conf is a changed file in a mount: nginx loads it on a graceful reload (Compose does not
+  # recreate a container for that). The nginx role's reload script, as on hosts.
   "${NGINX_ROLE}/files/nginx-reload" "${PROJECT}" >&2 || log "warning: nginx reload failed"
   log "up in $(($(date +%s) - started)) s; certificate: ${STATE}/tls/fullchain.pem (self-signed)"
   url

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""Renders the nginx role's site and upstream templates for a stack without Ansible (`make up`).
+"""Renders the nginx role's site template for a stack without Ansible (`make up`).
 
-The same files the role writes on a host (ansible/roles/nginx/templates/site.conf.j2 and upstream.conf.j2),
-with the same template choices (ansible/plugins/filter/nginx_site.py reads the image's `nginx -V`), for a
-local self-signed certificate in /etc/nginx/tls and the slot `web`:
+The same file the role writes on a host (ansible/roles/nginx/templates/site.conf.j2), with the same template
+choices (ansible/plugins/filter/nginx_site.py reads the image's `nginx -V`), for a local self-signed
+certificate in /etc/nginx/tls:
 
     render_nginx_site.py OUT_DIR "SERVER NAMES" [HTTPS_PORT] [--nginx-image IMAGE] [--tls-dir DIR]
 
-Writes OUT_DIR/site.conf and OUT_DIR/upstream.conf, or nothing when an input is refused. Needs Jinja2 (the
+Writes OUT_DIR/site.conf, or nothing when an input is refused. Needs Jinja2 (the
 project's virtualenv has it: Ansible depends on it).
 """
 
@@ -114,9 +114,6 @@ def main(argv: list[str]) -> int:
     env.filters["bool"] = _bool
     rendered = {
         "site.conf": env.get_template("site.conf.j2").render(_nginx_site=site, ansible_managed=MANAGED),
-        "upstream.conf": env.get_template("upstream.conf.j2").render(
-            _nginx_upstream_slot="web", ansible_managed=MANAGED
-        ),
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for name, text in rendered.items():

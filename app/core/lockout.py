@@ -8,8 +8,9 @@ from django.shortcuts import render
 
 def client_ip(request):
     """The address a lock is keyed on: nginx's X-Real-IP when the request came from a trusted proxy
-    (settings.TRUSTED_PROXIES), else the TCP peer. Anyone else's X-Real-IP is ignored, so a guesser cannot
-    pick a fresh address per attempt, nor lock out somebody else's."""
+    (settings.TRUSTED_PROXIES, or gunicorn's Unix socket, which only nginx shares), else the TCP peer.
+    Anyone else's X-Real-IP is ignored, so a guesser cannot pick a fresh address per attempt, nor lock out
+    somebody else's."""
     peer = request.META.get("REMOTE_ADDR", "")
     forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
     if forwarded and _is_trusted(peer):
@@ -21,6 +22,9 @@ def client_ip(request):
 
 
 def _is_trusted(address):
+    # gunicorn gives a Unix socket peer an empty REMOTE_ADDR; in the stack only nginx reaches that socket.
+    if address == "":
+        return True
     try:
         peer = ipaddress.ip_address(address)
     except ValueError:

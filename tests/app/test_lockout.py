@@ -103,3 +103,13 @@ def test_a_client_cannot_choose_its_address_unless_it_is_the_trusted_proxy(admin
     bogus = client_from("not-an-address")
     assert [attempt(bogus, "/accounts/login/", "wrong").status_code for _ in range(5)][-1] == 429
     assert attempt(client_from(OWNER), "/accounts/login/", PASSWORD).status_code == 302
+
+
+def test_nginx_on_gunicorns_unix_socket_is_the_trusted_proxy(admin_user, settings):
+    """In the stack nginx reaches gunicorn over the slot's Unix socket: gunicorn gives such a peer an empty
+    REMOTE_ADDR, and its X-Real-IP is the client's even with no trusted network configured."""
+    settings.TRUSTED_PROXIES = []
+    attacker = client_from(ATTACKER, peer="")
+    assert [attempt(attacker, "/accounts/login/", f"wrong-{n}").status_code for n in range(5)][-1] == 429
+    assert AccessAttempt.objects.filter(ip_address=ATTACKER).exists()
+    assert attempt(client_from(OWNER, peer=""), "/accounts/login/", PASSWORD).status_code == 302

@@ -3,7 +3,6 @@ and by scripts/render_nginx_site.py alike."""
 
 from pathlib import Path
 
-import jinja2
 import nginx_site
 import pytest
 
@@ -47,32 +46,7 @@ def test_the_filters_are_registered():
     filters = nginx_site.FilterModule().filters()
     assert filters["nginx_features"] is nginx_site.nginx_features
     assert filters["nginx_hsts"] is nginx_site.nginx_hsts
-    assert filters["nginx_upstream_slot"] is nginx_site.nginx_upstream_slot
     assert filters["nginx_time_directive"] is nginx_site.nginx_time_directive
-
-
-UPSTREAM_ROLE = Path(__file__).parents[2] / "ansible/roles/nginx/templates/upstream.conf.j2"
-
-
-@pytest.mark.parametrize("slot", ["web", "web-green"])
-def test_the_upstream_slot_is_read_back_from_what_the_template_writes(slot):
-    template = jinja2.Template(UPSTREAM_ROLE.read_text(encoding="utf-8"))
-    text = template.render(_nginx_upstream_slot=slot, ansible_managed="managed")
-    assert nginx_site.nginx_upstream_slot(text, ["web", "web-green"]) == slot
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "",
-        "upstream django_web {\n    server other:8000;\n}\n",
-        "upstream django_web {\n    # server web:8000;\n}\n",
-        "upstream django_web {\n    server web:8000;\n    server web-green:8000;\n}\n",
-    ],
-    ids=["empty", "unknown-slot", "commented-out", "two-servers"],
-)
-def test_no_slot_when_the_file_names_none_or_several(text):
-    assert nginx_site.nginx_upstream_slot(text, ["web", "web-green"]) == ""
 
 
 PROXY_SNIPPET = Path(__file__).parents[2] / "ansible/roles/nginx/files/snippets/proxy.conf"

@@ -87,10 +87,9 @@ class Stack:
         return [entry for entry in self.nginx_access() if entry["upstream"] != "-"]
 
     def web_upstream(self) -> str:
-        """web's address on the frontend network, as nginx logs it."""
-        networks = self.containers()["web"]["NetworkSettings"]["Networks"]
-        address = next(net["IPAddress"] for name, net in networks.items() if name.endswith("_frontend"))
-        return f"{address}:8000"
+        """The upstream nginx logs for the app: the socket behind the link `live`, which the sockets volume
+        (seeded by the app image) points at web."""
+        return "unix:/run/app/live/gunicorn.sock"
 
     def logged(self, marker: str) -> dict[str, str]:
         """nginx's access line of the request whose target contains `marker` (waits for it)."""

@@ -61,7 +61,7 @@ def site(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def chromium():
-    assert Path(CHROMIUM).is_file(), "Debian's chromium is missing: scripts/ensure-browser.sh installs it"
+    assert Path(CHROMIUM).is_file(), "Debian's chromium is missing: scripts/ensure-test-tools.sh installs it"
     with sync_playwright() as playwright:
         # --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -33,12 +33,12 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 def test_render_writes_the_nginx_role_templates(tmp_path):
     run([str(SCRIPT), "render-nginx", str(tmp_path), "localhost www.localhost", "8443"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf", "upstream.conf"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site.conf"]
     site = (tmp_path / "site.conf").read_text()
     assert "server_name localhost www.localhost;" in site
     assert "return 308 https://$host:8443$request_uri;" in site
     assert "include /etc/nginx/snippets/maintenance.conf;" in site
-    assert "server web:8000;" in (tmp_path / "upstream.conf").read_text()
+    assert "server unix:/run/app/live/gunicorn.sock;" in site
 
 
 def test_render_refuses_config_injection(tmp_path):

@@ -1,11 +1,9 @@
-"""What the site configuration may use, decided from the nginx image's `nginx -V` output, and which slot the
-upstream file names.
+"""What the site configuration may use, decided from the nginx image's `nginx -V` output.
 
 `nginx_features` is the one place that turns `nginx -V` into template choices, and `nginx_hsts` the one that
 decides the Strict-Transport-Security value; the nginx role and scripts/render_nginx_site.py (`make up`) both
-call them, so both render the site the same way. `nginx_upstream_slot` reads back what
-templates/upstream.conf.j2 wrote; `nginx_time_directive` reads a timeout from a shipped snippet, for the
-checks of other settings against it.
+call them, so both render the site the same way. `nginx_time_directive` reads a timeout from a shipped
+snippet, for the checks of other settings against it.
 """
 
 from __future__ import annotations
@@ -60,12 +58,6 @@ def nginx_hsts(domain: str, certificate_source: str) -> str:
     return HSTS_DEVELOPMENT if local or certificate_source == "selfsigned" else HSTS_PRODUCTION
 
 
-def nginx_upstream_slot(text: str, slots: list[str]) -> str:
-    """The release slot the `server` line of upstream.conf names; '' when none of `slots` is named there."""
-    named = re.findall(r"^\s*server\s+([A-Za-z0-9_.-]+):\d+\s*;", text or "", re.MULTILINE)
-    return named[0] if len(named) == 1 and named[0] in slots else ""
-
-
 # nginx's time units (https://nginx.org/en/docs/syntax.html) in seconds; a bare number is seconds.
 _TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -85,5 +77,4 @@ class FilterModule:
             "nginx_features": nginx_features,
             "nginx_hsts": nginx_hsts,
             "nginx_time_directive": nginx_time_directive,
-            "nginx_upstream_slot": nginx_upstream_slot,
         }

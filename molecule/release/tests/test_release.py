@@ -2,7 +2,7 @@
 
 The tests run in file order and build on each other: release `molecule` (converge) -> `v2` (deployed under
 load) -> two broken releases (refused, never serving) -> rollback to `molecule` -> `v3` stopped right after
-the reload, then `v4` and a rollback to `v3` -> maintenance -> backup and restore -> faults -> host restart.
+the switch, then `v4` and a rollback to `v3` -> maintenance -> backup and restore -> faults -> host restart.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from conftest import (
     ROOT,
     Load,
     ProcessLoad,
+    RealClients,
     compose,
     container_of,
     get,
@@ -43,10 +44,21 @@ def active_slot() -> str:
 
 
 def upstream_service() -> str:
-    conf = host_sh(f"cat {ROOT}/nginx/conf.d/upstream.conf").stdout
-    match = re.search(r"^\s*server\s+([a-z-]+):8000;", conf, re.MULTILINE)
-    assert match, conf
-    return match.group(1)
+    """The slot nginx routes to: the target of the link `live` beside the slots' sockets."""
+    return host_sh(f"readlink {ROOT}/run/live").stdout.strip()
+
+
+# What nginx logs as the upstream of every proxied request: the serving slot's socket, behind the link.
+LIVE_SOCKET = "unix:/run/app/live/gunicorn.sock"
+
+
+def assert_no_failures(clients: RealClients, expected_releases: list[str]) -> None:
+    """Every keep-alive client got only 2xx answers and no socket error, over at least 50,000 requests."""
+    results = clients.results
+    assert clients.failures == {}, results
+    assert clients.requests >= 50_000, results
+    assert clients.releases_seen() == expected_releases, results
+    assert set(results["wrk-post"]["statuses"]) == {"204"}, results
 
 
 # nginx's access line (log_format `site`, ansible/roles/nginx/files/snippets/log-format.conf): user agent,
@@ -64,13 +76,6 @@ def nginx_access() -> list[dict[str, str]]:
     return [m.groupdict() for m in map(NGINX_ACCESS.match, logs) if m]
 
 
-def frontend_address(slot: str) -> str:
-    """The slot's address on the frontend network, as nginx logs its upstream."""
-    networks = "{{range $n, $c := .NetworkSettings.Networks}}{{$n}}={{$c.IPAddress}} {{end}}"
-    address = host_sh(f"docker inspect --format '{networks}' {container_of(slot)}").stdout.split()
-    return next(a.split("=", 1)[1] for a in address if a.startswith(f"{PROJECT}_frontend=")) + ":8000"
-
-
 def test_first_release_serves():
     record = slots_record()
     assert record["active"] == "web"
@@ -83,9 +88,10 @@ def test_first_release_serves():
 
 
 def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
-    """deploy.yml ships v2 while >= 100 req/s go through nginx: no failed request, the responses switch to v2;
-    a second deploy started meanwhile is refused by the lock and changes nothing."""
-    with ProcessLoad() as load:
+    """deploy.yml ships v2 under keep-alive HTTP/1.1 and HTTP/2 clients (GETs and POSTs) and new connections:
+    no failed request or connection, the responses switch to v2; a second deploy started meanwhile is refused
+    by the lock and changes nothing."""
+    with Load(rate=40, threads=4) as load, RealClients(workdir=tmp_path) as clients:
         time.sleep(3)  # steady state before the deploy
         started = time.monotonic()
         first = playbook_background("deploy", {"stack_release": SECOND}, tmp_path / "deploy.log", nice=True)
@@ -100,6 +106,7 @@ def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
         first.wait(timeout=900)
         finished = time.monotonic()
         time.sleep(3)  # keep the load on after the switch
+        clients.stop()
     log = (tmp_path / "deploy.log").read_text(encoding="utf-8")
     assert first.returncode == 0, log[-4000:]
     assert second.returncode != 0, output_of(second)[-3000:]
@@ -112,10 +119,12 @@ def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
     summary = load.summary()
     v2_at = load.first_seen(SECOND)
     record_metric("deploy_load", summary)
+    record_metric("deploy_keepalive_clients", clients.results)
     record_metric("deploy_seconds_total", round(finished - started, 1))
     record_metric("deploy_start_to_new_version_s", round(v2_at - started, 1) if v2_at else None)
     assert load.errors == [], summary
     assert summary["releases_seen"] == [FIRST, SECOND], summary
+    assert_no_failures(clients, [FIRST, SECOND])
     # After the switch only v2 answers.
     tail = [r for r in load.records if r[0] > finished]
     assert tail, summary
@@ -131,7 +140,7 @@ def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
     assert host_sh(f"docker inspect --format '{{{{.State.Status}}}}' {old}").stdout.strip() == "exited"
 
 
-def test_release_failing_its_healthcheck_never_receives_traffic(release_source):
+def test_release_failing_its_healthcheck_never_receives_traffic(release_source, tmp_path):
     source = release_source()
     middleware = source / "app" / "core" / "middleware.py"
     text = middleware.read_text(encoding="utf-8")
@@ -143,7 +152,7 @@ def test_release_failing_its_healthcheck_never_receives_traffic(release_source):
     middleware.write_text(broken, encoding="utf-8")
 
     logged_before = len(nginx_access())
-    with Load(rate=40, threads=4) as load:
+    with Load(rate=40, threads=4) as load, RealClients(workdir=tmp_path) as clients:
         result = playbook(
             "deploy",
             {
@@ -152,23 +161,25 @@ def test_release_failing_its_healthcheck_never_receives_traffic(release_source):
                 "stack_release_wait_timeout": 25,
             },
         )
+        clients.stop()
     out = output_of(result)
     assert result.returncode != 0, out[-3000:]
     assert "Release broken-health NOT deployed: slot web failed its healthcheck" in out, out[-3000:]
     assert "keeps serving" in out
     assert load.errors == [], load.summary()
     assert set(load.releases()) == {SECOND}, load.summary()
-    # nginx never pointed at it: every request of the load that nginx logged meanwhile went to web-green's
-    # address and was answered by SECOND.
+    assert_no_failures(clients, [SECOND])
+    # nginx never pointed at it: every request of the load that nginx logged meanwhile went to the serving
+    # socket and was answered by SECOND.
     assert upstream_service() == "web-green"
     assert slots_record()["active"] == "web-green"
-    during = [e for e in nginx_access()[logged_before:] if e["agent"] == "molecule-release-load"]
+    during = [e for e in nginx_access()[logged_before:] if e["agent"].startswith("molecule-release")]
     assert during and len(during) >= len(load.records), (len(during), load.summary())
-    green = frontend_address("web-green")
-    assert {(e["upstream"], e["release"]) for e in during} == {(green, SECOND)}, during[:5]
+    assert {(e["upstream"], e["release"]) for e in during} == {(LIVE_SOCKET, SECOND)}, during[:5]
     assert container_of("web") == ""  # stopped after the failure
     assert get("/").header("X-App-Release") == SECOND
     record_metric("broken_health_load", load.summary())
+    record_metric("broken_health_keepalive_clients", clients.results)
 
 
 def test_release_whose_migration_fails_never_receives_traffic(release_source):
@@ -197,18 +208,21 @@ def test_release_whose_migration_fails_never_receives_traffic(release_source):
     assert get("/readyz").status == 200
 
 
-def test_rollback_returns_to_the_previous_release_in_seconds():
-    with Load(rate=40, threads=4) as load:
+def test_rollback_returns_to_the_previous_release_in_seconds(tmp_path):
+    with Load(rate=40, threads=4) as load, RealClients(workdir=tmp_path) as clients:
         started = time.monotonic()
         result = playbook("rollback")
         elapsed = time.monotonic() - started
         time.sleep(2)
+        clients.stop()
     assert result.returncode == 0, output_of(result)[-3000:]
     back_at = load.first_seen(FIRST)
     record_metric("rollback_playbook_seconds", round(elapsed, 1))
     record_metric("rollback_start_to_previous_version_s", round(back_at - started, 1) if back_at else None)
     record_metric("rollback_load", load.summary())
+    record_metric("rollback_keepalive_clients", clients.results)
     assert load.errors == [], load.summary()
+    assert_no_failures(clients, [SECOND, FIRST])
     assert get("/").header("X-App-Release") == FIRST
     record = slots_record()
     assert record["active"] == "web"
@@ -217,11 +231,11 @@ def test_rollback_returns_to_the_previous_release_in_seconds():
 
 
 def test_an_interrupted_switch_never_leads_the_next_run_onto_the_serving_slot():
-    """A release stopped between nginx's reload and the slot record (the test fault point), as a killed run
+    """A release stopped between nginx's switch and the slot record (the test fault point), as a killed run
     would, then deploy.yml and rollback.yml under load: no failed request, the right slot serves each time."""
     with ProcessLoad() as load:
         time.sleep(2)
-        stopped = playbook("deploy", {"stack_release": THIRD, "stack_test_fault": "after_reload"}, nice=True)
+        stopped = playbook("deploy", {"stack_release": THIRD, "stack_test_fault": "after_switch"}, nice=True)
         routed, record = upstream_service(), slots_record()
         deployed = playbook("deploy", {"stack_release": FOURTH}, nice=True)
         after_deploy = (upstream_service(), slots_record(), get("/").header("X-App-Release"))
@@ -230,7 +244,7 @@ def test_an_interrupted_switch_never_leads_the_next_run_onto_the_serving_slot():
     record_metric("interrupted_switch_load", load.summary())
 
     assert stopped.returncode != 0
-    assert "stack_test_fault=after_reload" in output_of(stopped), output_of(stopped)[-3000:]
+    assert "stack_test_fault=after_switch" in output_of(stopped), output_of(stopped)[-3000:]
     # What the stopped run left: nginx routes to the new slot, the record still names the old one.
     assert routed == "web-green"
     assert record["active"] == "web"
