@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "csp",
     "axes",
+    # `lintmigrations`: the release step refuses migrations that would break the serving release.
+    "django_migration_linter",
     "core",
 ]
 

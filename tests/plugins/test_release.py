@@ -8,6 +8,7 @@ import pytest
 from release import (
     HISTORY_MAX,
     FilterModule,
+    migration_lint_errors,
     release_plan,
     release_prune,
     release_reconcile,
@@ -15,6 +16,8 @@ from release import (
     release_state_after,
     release_state_pending,
     rollback_plan,
+    rollback_schema_check,
+    schema_record,
 )
 
 SLOTS = ["web", "web-green"]
@@ -297,3 +300,91 @@ def test_prune_of_a_fresh_host_removes_nothing_of_ours():
 def test_every_filter_is_registered_under_its_own_name():
     filters = FilterModule().filters()
     assert {name: function.__name__ for name, function in filters.items()} == {name: name for name in filters}
+
+
+# What django-migration-linter 6.0.0 prints (management command lintmigrations, --quiet ok not given).
+LINT_OUTPUT = """(core, 0001_initial)... OK
+(core, 0002_probe_note)... OK
+(core, 0003_remove_probe_note)... ERR
+\tDROPPING columns (table: core_probe, column: note)
+(core, 0004_rename)... ERR (cached)
+\tRENAMING tables
+\tNOT NULL constraint on columns (table: core_probe, column: size)
+(auth, 0012_alter_user_first_name_max_length)... WARNING
+\tALTERING columns (Could be backward compatible. You may ignore this migration.)
+*** Summary ***
+Valid migrations: 2/5
+Erroneous migrations: 2/5
+"""
+
+
+def test_the_refused_migrations_are_named_with_their_problems():
+    assert migration_lint_errors(LINT_OUTPUT) == [
+        "core.0003_remove_probe_note: DROPPING columns (table: core_probe, column: note)",
+        "core.0004_rename: RENAMING tables; NOT NULL constraint on columns (table: core_probe, column: size)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        "",
+        "(core, 0001_initial)... OK\n*** Summary ***\nValid migrations: 1/1\n",
+        "Traceback (most recent call last):\n",
+    ],
+    ids=["nothing", "all-ok", "crash"],
+)
+def test_nothing_is_named_when_nothing_was_refused(output):
+    assert migration_lint_errors(output) == []
+
+
+def test_a_warning_after_an_error_is_not_taken_for_one_of_its_problems():
+    output = "(a, 0001_x)... ERR\n\tDROPPING table\n(a, 0002_y)... WARNING\n\tsomething\n"
+    assert migration_lint_errors(output) == ["a.0001_x: DROPPING table"]
+
+
+LEAVES_A = {"auth": "0012_alter_user_first_name_max_length", "core": "0002_probe_note"}
+LEAVES_B = {"auth": "0012_alter_user_first_name_max_length", "core": "0003_remove_probe_note"}
+UNSAFE_B = ["core.0003_remove_probe_note: DROPPING columns (table: core_probe, column: note)"]
+
+
+def records(**entries):
+    return json.dumps(
+        {name: {"leaves": leaves, "unsafe": unsafe} for name, (leaves, unsafe) in entries.items()}
+    )
+
+
+def test_the_schema_record_keeps_the_releases_of_the_history_only():
+    text = records(old=({}, []), a=(LEAVES_A, []))
+    updated = schema_record(text, "b", LEAVES_B, UNSAFE_B, keep=["a", "b"])
+    assert updated == {"a": {"leaves": LEAVES_A, "unsafe": []}, "b": {"leaves": LEAVES_B, "unsafe": UNSAFE_B}}
+    assert schema_record("", "first", LEAVES_A, [], keep=[]) == {"first": {"leaves": LEAVES_A, "unsafe": []}}
+
+
+def test_a_rollback_over_expand_only_migrations_needs_nothing():
+    text = records(a=(LEAVES_A, []), b=(LEAVES_B, []))
+    assert rollback_schema_check(text, serving="b", target="a") == {"problem": "", "reverse": []}
+
+
+def test_a_rollback_over_a_dropped_column_names_it_and_what_to_reverse():
+    check = rollback_schema_check(records(a=(LEAVES_A, []), b=(LEAVES_B, UNSAFE_B)), serving="b", target="a")
+    assert "Release a cannot run on the current schema" in check["problem"]
+    assert "core.0003_remove_probe_note: DROPPING columns" in check["problem"]
+    assert check["reverse"] == [["core", "0002_probe_note"]]
+
+
+def test_an_app_the_target_had_no_migration_of_is_reversed_to_zero():
+    unsafe = ["shop.0002_drop: DROPPING table", "shop.0003_x: RENAMING tables", *UNSAFE_B]
+    check = rollback_schema_check(records(a=(LEAVES_A, []), b=(LEAVES_B, unsafe)), serving="b", target="a")
+    assert check["reverse"] == [["shop", "zero"], ["core", "0002_probe_note"]]
+
+
+def test_without_a_record_of_the_target_there_is_nothing_to_reverse_to():
+    check = rollback_schema_check(records(b=(LEAVES_B, UNSAFE_B)), serving="b", target="a")
+    assert check["problem"]
+    assert check["reverse"] == []
+
+
+@pytest.mark.parametrize("text", ["", records(a=(LEAVES_A, []))], ids=["no-record", "serving-unknown"])
+def test_a_serving_release_without_a_record_passes(text):
+    assert rollback_schema_check(text, serving="b", target="a") == {"problem": "", "reverse": []}

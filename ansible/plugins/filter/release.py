@@ -7,11 +7,18 @@ image tags); the tasks gather those inputs and apply the results. FilterModule m
 The slot record: {"active": slot or '' before the first release, "slots": {slot: {"release", "app_env",
 "image"}}, "history": [releases, newest last], "pending": {} or the switch under way}. The slot names come
 from the caller (the role's `_stack_slots`): the first one takes the first release. `pending` is written just
-before nginx is pointed at the new slot, so a run interrupted between that reload and the final record
+before nginx is pointed at the new slot, so a run interrupted between that switch and the final record
 leaves on the host what the new slot holds (release_reconcile).
+
+`migration_lint_errors` reads the release step's migration gate: what django-migration-linter refused.
+The schema record (state/schema.json) keeps, per release, the last migration of each app its code has
+("leaves") and the migrations its deploy applied that the release before could not run with ("unsafe"):
+`schema_record` updates it, `rollback_schema_check` tells whether a rollback's target runs on the current
+schema and, when not, which migrations to reverse first.
 """
 
 import json
+import re
 
 HISTORY_MAX = 20
 
@@ -162,11 +169,64 @@ def release_prune(tags, state, target_release, slot_releases, keep, release):
     return [tag for tag in tags if tag not in kept and tag != "<none>"]
 
 
+# django-migration-linter's lines: "(app, migration)... ERR" (also "ERR (cached)"), then one tab-indented
+# line per problem; other results (OK, WARNING, IGNORE) and the summary end a migration's problems.
+_LINT_RESULT = re.compile(r"^\((?P<app>[^,()]+), (?P<name>[^()]+)\)\.\.\. (?P<result>.+)$")
+
+
+def migration_lint_errors(output):
+    """The migrations `lintmigrations` refused, as 'app.migration: problem; problem', in its order."""
+    errors, current = [], None
+    for line in (output or "").splitlines():
+        found = _LINT_RESULT.match(line.strip())
+        if found:
+            current = None
+            if found["result"].startswith("ERR"):
+                current = [f"{found['app']}.{found['name']}", []]
+                errors.append(current)
+        elif current is not None and line.startswith("\t") and line.strip():
+            current[1].append(line.strip())
+        elif not line.startswith("\t"):
+            current = None
+    return [f"{name}: {'; '.join(problems) or 'refused'}" for name, problems in errors]
+
+
+def schema_record(text, release, leaves, unsafe, keep):
+    """state/schema.json's content (`text`) with release's entry set and only the releases of `keep` left."""
+    records = json.loads(text) if text and text.strip() else {}
+    records[release] = {"leaves": dict(leaves), "unsafe": list(unsafe)}
+    return {name: entry for name, entry in records.items() if name in set(keep) | {release}}
+
+
+def rollback_schema_check(text, serving, target):
+    """Whether release `target` can run on the schema release `serving` left (state/schema.json's `text`).
+
+    It cannot when the serving release's deploy applied migrations the linter refused (it was deployed in
+    maintenance mode): `problem` names them, `reverse` lists the [app, migration] to migrate back to first
+    (the target's last migration of each such app, "zero" when it had none), empty when the target's
+    migrations are not on record. A serving release with no record (deployed before the record existed)
+    passes: there is nothing to go by.
+    """
+    records = json.loads(text) if text and text.strip() else {}
+    unsafe = (records.get(serving) or {}).get("unsafe") or []
+    if not unsafe:
+        return {"problem": "", "reverse": []}
+    apps = _unique(entry.split(".", 1)[0] for entry in unsafe)
+    known = records.get(target)
+    reverse = [[app, known["leaves"].get(app, "zero")] for app in apps] if known else []
+    problem = (
+        f"Release {target} cannot run on the current schema: release {serving} applied migrations that the "
+        f"release before it cannot run with ({' | '.join(unsafe)})."
+    )
+    return {"problem": problem, "reverse": reverse}
+
+
 class FilterModule:
     """The release decisions, by name."""
 
     def filters(self):
         return {
+            "migration_lint_errors": migration_lint_errors,
             "release_plan": release_plan,
             "release_prune": release_prune,
             "release_state": release_state,
@@ -174,4 +234,6 @@ class FilterModule:
             "release_state_after": release_state_after,
             "release_state_pending": release_state_pending,
             "rollback_plan": rollback_plan,
+            "rollback_schema_check": rollback_schema_check,
+            "schema_record": schema_record,
         }

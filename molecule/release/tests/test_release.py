@@ -504,3 +504,137 @@ def host_restart() -> int:
         timeout=120,
         check=False,
     ).returncode
+
+
+# --- the migration gate (last: the releases before know nothing of the table it leaves) -------------------
+
+PROBE_MODEL = """from django.db import models
+
+
+class Probe(models.Model):
+    name = models.CharField(max_length=50)
+"""
+NOTE_FIELD = "    note = models.CharField(max_length=50, null=True)\n"
+MIGRATIONS = {
+    "0001_initial.py": """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [
+        migrations.CreateModel(
+            name="Probe",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=50)),
+            ],
+        ),
+    ]
+""",
+    "0002_probe_note.py": """from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0001_initial")]
+    operations = [
+        migrations.AddField(
+            model_name="probe", name="note", field=models.CharField(max_length=50, null=True)
+        ),
+    ]
+""",
+    "0003_remove_probe_note.py": """from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0002_probe_note")]
+    operations = [migrations.RemoveField(model_name="probe", name="note")]
+""",
+}
+PROBE_COLUMNS = (
+    "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns"
+    " WHERE table_name = 'core_probe';"
+)
+
+
+def with_migrations(source, names: list[str], *, note: bool):
+    """The release source with the probe model (with or without its `note` column) and these migrations."""
+    core = source / "app" / "core"
+    (core / "models.py").write_text(PROBE_MODEL + (NOTE_FIELD if note else ""), encoding="utf-8")
+    migrations = core / "migrations"
+    migrations.mkdir(exist_ok=True)
+    (migrations / "__init__.py").write_text("", encoding="utf-8")
+    for name in names:
+        (migrations / name).write_text(MIGRATIONS[name], encoding="utf-8")
+    return source
+
+
+def test_a_release_adding_a_table_and_a_nullable_column_passes_the_gate_under_load(release_source):
+    source = with_migrations(release_source(), ["0001_initial.py", "0002_probe_note.py"], note=True)
+    with Load(rate=40, threads=4) as load:
+        result = playbook("deploy", {"stack_release": "expand", "stack_repo_dir": str(source)}, nice=True)
+        time.sleep(2)
+    assert result.returncode == 0, output_of(result)[-3000:]
+    record_metric("expand_release_load", load.summary())
+    assert load.errors == [], load.summary()
+    assert load.releases()[-1] == "expand", load.summary()
+    assert psql(PROBE_COLUMNS) == "id,name,note"
+
+
+def test_a_release_dropping_a_column_is_refused_and_passes_in_maintenance_mode(release_source):
+    source = with_migrations(release_source(), list(MIGRATIONS), note=False)
+    refused = playbook("deploy", {"stack_release": "contract", "stack_repo_dir": str(source)})
+    out = output_of(refused)
+    assert refused.returncode != 0, out[-3000:]
+    assert "Release contract NOT deployed: its migrations would break the serving release expand" in out, out[
+        -3000:
+    ]
+    assert "core.0003_remove_probe_note: DROPPING columns (table: core_probe, column: note)" in out, out[
+        -3000:
+    ]
+    assert "-e release_mode=maintenance" in out
+    # Nothing was migrated or switched.
+    assert psql(PROBE_COLUMNS) == "id,name,note"
+    assert get("/").header("X-App-Release") == "expand"
+
+    with Load(rate=40, threads=4) as load:
+        result = playbook(
+            "deploy",
+            {"stack_release": "contract", "stack_repo_dir": str(source), "release_mode": "maintenance"},
+            nice=True,
+        )
+        time.sleep(2)
+    assert result.returncode == 0, output_of(result)[-3000:]
+    record_metric("maintenance_release_load", load.summary())
+    # No connection failed; the only answers outside 2xx are the maintenance page's.
+    assert [e for e in load.errors if e[2] != "HTTP 503"] == [], load.summary()
+    maintenance = [r for r in load.records if r[2] == 503]
+    assert maintenance, "the maintenance page never answered during the release"
+    assert psql(PROBE_COLUMNS) == "id,name"
+    reply = get("/")
+    assert (reply.status, reply.header("X-App-Release")) == (200, "contract")
+
+
+def test_a_rollback_onto_a_schema_the_previous_release_cannot_run_with_reverses_it_first():
+    refused = playbook("rollback")
+    out = output_of(refused)
+    assert refused.returncode != 0, out[-3000:]
+    assert "NOT rolled back: Release expand cannot run on the current schema" in out, out[-3000:]
+    assert "core.0003_remove_probe_note: DROPPING columns" in out
+    assert "-e reverse_migrations=true" in out
+    assert get("/").header("X-App-Release") == "contract"
+    assert psql(PROBE_COLUMNS) == "id,name"
+
+    with Load(rate=40, threads=4) as load:
+        back = playbook("rollback", {"reverse_migrations": True}, nice=True)
+        time.sleep(2)
+    assert back.returncode == 0, output_of(back)[-3000:]
+    record_metric("reversing_rollback_load", load.summary())
+    assert [e for e in load.errors if e[2] != "HTTP 503"] == [], load.summary()
+    assert psql(PROBE_COLUMNS) == "id,name,note"
+    assert (
+        psql("SELECT count(*) FROM django_migrations WHERE app = 'core' AND name = '0003_remove_probe_note';")
+        == "0"
+    )
+    reply = get("/")
+    assert (reply.status, reply.header("X-App-Release")) == (200, "expand")
