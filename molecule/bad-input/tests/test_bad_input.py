@@ -74,6 +74,12 @@ CASES = [
     ("docker-source-unknown", {"docker_source": "snap"}, r"docker_source"),
     ("releases-keep-one", {"stack_releases_keep": 1}, r"stack_releases_keep"),
     ("maintenance-unknown", {"stack_maintenance": "maybe"}, r"stack_maintenance"),
+    ("release-mode-unknown", {"release_mode": "fast"}, r"stack_release_mode"),
+    (
+        "reverse-migrations-not-a-boolean",
+        {"reverse_migrations": "perhaps"},
+        r"stack_rollback_reverse_migrations",
+    ),
     ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",
