@@ -6,7 +6,7 @@
 # http://deb.debian.org (and, for pip, PyPI through the host's extra CAs).
 #
 # Usage: docker/images/build.sh [--force] [--verbose] [NAME...]
-#   NAME: debian python postgres nginx certbot systemd-host (default: all).
+#   NAME: debian python postgres postgres-18 nginx certbot systemd-host (default: all).
 #   Each image is rebuilt only when it is absent or when the hash of its build
 #   inputs (stored in the image label org.djangoapp.inputs-hash) changed.
 #   Rebuilding local/debian invalidates every image built on it.
@@ -26,7 +26,7 @@ readonly HOST_CA_DIR="${HOST_CA_DIR:-/usr/local/share/ca-certificates}"
 readonly LOCK_FILE="${IMAGES_LOCK_FILE:-/tmp/djangoapp-images-build.lock}"
 
 # Build order matters: the base comes first.
-readonly ALL_IMAGES=(debian python postgres nginx systemd-host certbot)
+readonly ALL_IMAGES=(debian python postgres postgres-18 nginx systemd-host certbot)
 
 # Each image's tag is the one docker/images/local.env names (key: the image's name in capitals, `-` as `_`,
 # then _IMAGE).
@@ -40,6 +40,9 @@ done
 unset name key
 # Images whose build context receives the host's extra CA certificates.
 declare -A USES_HOST_CA=([python]=1 [certbot]=1 [systemd-host]=1)
+# Images built from another image's directory (default: their own), with these build arguments.
+declare -A CONTEXT=([postgres-18]=postgres)
+declare -A BUILD_ARGS=([postgres-18]="PG_MAJOR=18 PG_SUITE=forky")
 
 FORCE=0
 VERBOSE=0
@@ -103,8 +106,8 @@ inputs_hash() {
       declare -f build_debian configure_rootfs import_rootfs
     else
       declare -f build_from_dockerfile
-      printf 'base %s\n' "$(image_id "${TAG[debian]}")"
-      (cd "${HERE}/${name}" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+      printf 'base %s\nargs %s\n' "$(image_id "${TAG[debian]}")" "${BUILD_ARGS[${name}]:-}"
+      (cd "${HERE}/${CONTEXT[${name}]:-${name}}" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
       if [[ -n "${USES_HOST_CA[${name}]:-}" ]]; then
         local f
         while read -r f; do
@@ -190,9 +193,9 @@ build_debian() {
 }
 
 build_from_dockerfile() {
-  local name="$1" hash="$2" ctx="${WORK}/context-$1"
+  local name="$1" hash="$2" ctx="${WORK}/context-$1" arg
   mkdir -p "${ctx}"
-  cp -a "${HERE}/${name}/." "${ctx}/"
+  cp -a "${HERE}/${CONTEXT[${name}]:-${name}}/." "${ctx}/"
   if [[ -n "${USES_HOST_CA[${name}]:-}" ]]; then
     mkdir -p "${ctx}/extra-ca"
     local f
@@ -200,9 +203,10 @@ build_from_dockerfile() {
       [[ -n "${f}" ]] && cp "${f}" "${ctx}/extra-ca/"
     done < <(host_ca_files)
   fi
-  local -a nocache=()
+  local -a nocache=() args=()
   ((FORCE)) && nocache=(--no-cache)
-  run_logged docker build --progress=plain --pull=false "${nocache[@]}" \
+  for arg in ${BUILD_ARGS[${name}]:-}; do args+=(--build-arg "${arg}"); done
+  run_logged docker build --progress=plain --pull=false "${nocache[@]}" "${args[@]}" \
     --label "${HASH_LABEL}=${hash}" --tag "${TAG[${name}]}" "${ctx}"
   rm -rf "${ctx}"
 }

@@ -9,6 +9,7 @@ from release import (
     HISTORY_MAX,
     FilterModule,
     migration_lint_errors,
+    release_current,
     release_plan,
     release_prune,
     release_reconcile,
@@ -295,6 +296,17 @@ def test_prune_of_a_fresh_host_removes_nothing_of_ours():
         release_prune(["<none>", "v1"], release_state(""), "v1", {"web": "v1", "web-green": "v1"}, 5, "v1")
         == []
     )
+
+
+def test_current_releases_keep_every_slot_as_recorded():
+    current = state("web-green", ["v1", "v2"], web="v1", web_green="v2")
+    assert release_current(current, SLOTS) == {
+        "slot_releases": {"web": "v1", "web-green": "v2"},
+        "release": "v2",
+    }
+    # A slot that never held a release runs the serving one's image.
+    first = release_current(state("web", ["v1"], web="v1"), SLOTS)
+    assert first["slot_releases"] == {"web": "v1", "web-green": "v1"}
 
 
 def test_every_filter_is_registered_under_its_own_name():

@@ -39,6 +39,14 @@ def _slot_releases(state, slots, target, target_release):
     return releases
 
 
+def release_current(state, slots):
+    """The slots' releases as recorded, for a run that releases nothing but rewrites .env
+    (upgrade-postgres.yml): {"slot_releases": {slot: release}, "release": the serving slot's}."""
+    active = state["active"]
+    release = (state["slots"].get(active) or {}).get("release") or ""
+    return {"slot_releases": _slot_releases(state, slots, active, release), "release": release}
+
+
 def release_state(text):
     """The slot record from the text of state/slots.json; an empty record when there is none yet."""
     record = json.loads(text) if text and text.strip() else {}
@@ -227,6 +235,7 @@ class FilterModule:
     def filters(self):
         return {
             "migration_lint_errors": migration_lint_errors,
+            "release_current": release_current,
             "release_plan": release_plan,
             "release_prune": release_prune,
             "release_state": release_state,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Entrypoint of local/postgres:17, compatible with the official postgres image for
+# Entrypoint of local/postgres:<major>, compatible with the official postgres image for
 # the interface the project uses:
 #   POSTGRES_PASSWORD          superuser password (required unless trust auth)
 #   POSTGRES_USER              superuser name (default postgres)

@@ -80,6 +80,7 @@ CASES = [
         {"reverse_migrations": "perhaps"},
         r"stack_rollback_reverse_migrations",
     ),
+    ("postgres-target-not-a-major", {"postgres_target": "18.1"}, r"postgres_target must be a PostgreSQL"),
     ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",
