@@ -126,6 +126,11 @@ def test_plan_refusals(target, data_major, image, words):
     assert not result["noop"]
 
 
+def test_plan_never_targets_the_volume_that_holds_the_data():
+    result = postgres_upgrade_plan(18, 17, "local/postgres:17", "app_pgdata-18", "app")
+    assert "app_pgdata-18 holds PostgreSQL 17 data" in result["problem"]
+
+
 def test_fingerprint_diff():
     before = '{"public.t": "3 abc", "public.t_id_seq": "3 true"}'
     assert postgres_fingerprint_diff(before, before) == []

@@ -126,6 +126,12 @@ def postgres_upgrade_plan(target, data_major, image, volume, project, override="
         )
         return plan
     plan["volume"] = f"{project}_pgdata-{target}"
+    if plan["volume"] == volume:
+        # The new server starts on an empty volume: this one holds the data.
+        plan["problem"] = (
+            f"The database volume {volume} holds PostgreSQL {data_major} data but has the name of the "
+            f"PostgreSQL {target} volume (state/postgres.json was edited?); nothing was changed."
+        )
     return plan
 
 
