@@ -10,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 ENV ?= sandbox
 
-.PHONY: help venv lint test test-app test-stack test-molecule images up down deploy bench clean
+.PHONY: help venv lint test test-app test-stack test-molecule images up down deploy manage status logs bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,15 @@ down: ## Stop the local stack
 
 deploy: venv ## Provision with Ansible: no ENV = local sandbox host; ENV=prod|staging for real hosts
 	scripts/deploy.sh $(ENV)
+
+manage: venv ## manage.py in the serving release: make manage ENV=prod ARGS="createsuperuser" (HOST=web1 among several)
+	scripts/ops.sh $(ENV) manage $(ARGS)
+
+status: venv ## What serves, the slots, database, maintenance, failed units, certificate expiry, backup age (ENV=...)
+	scripts/ops.sh $(ENV) status
+
+logs: venv ## The last log lines of a service: make logs ENV=prod SERVICE=web [LINES=200] (web = the serving slot)
+	scripts/ops.sh $(ENV) logs $(or $(SERVICE),web) $(or $(LINES),200)
 
 bench: venv images ## Side-by-side performance figures into docs/benchmarks.md (QUICK=1: seconds, figures only; BENCH_DEPLOY=1: sandbox deploy too)
 	bench/run.sh $(if $(QUICK),--quick) $(if $(BENCH_DEPLOY),--deploy)

@@ -103,3 +103,5 @@ def test_the_self_check_passes_then_reports_a_short_lived_certificate(
     assert len(problems) == 1, notice["log"]
     assert problems[0].startswith(f"PROBLEM: certificate: {domain} expires "), problems
     assert problems[0].endswith("within 14 days"), problems
+    # With the real certificate back it passes again (and the unit is no longer failed).
+    assert host.run(f"systemctl start {project}-selfcheck.service").rc == 0

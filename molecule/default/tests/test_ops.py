@@ -1,0 +1,54 @@
+"""The operator commands (scripts/ops.sh, behind `make status`, `make logs` and `make manage`), run from the
+control node against the converged host through this scenario's inventory, as an operator would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from helpers import REPO, molecule_inventory
+
+
+def ops(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OPS_INVENTORY=molecule_inventory())
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [str(REPO / "scripts" / "ops.sh"), "molecule", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_status_names_the_serving_release_and_the_failed_units(host, project):
+    result = ops("status")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "serving: slot web, release molecule" in out, out
+    assert "maintenance: off" in out
+    assert "database: PostgreSQL 17" in out
+    failed = host.check_output(
+        f"systemctl list-units --failed --plain --no-legend '{project}-*' | awk '{{print $1}}'"
+    )
+    assert f"failed units (alerts): {failed.strip() or 'none'}" in out, out
+    assert "ok: certificate of" in out  # the self-check's lines
+
+
+def test_logs_of_the_serving_slot(host):
+    result = ops("logs", "web", "50")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "web-1  | " in result.stdout, result.stdout[-2000:]
+    assert "\x1b" not in result.stdout
+    refused = ops("logs", "web", "many")
+    assert refused.returncode == 2 and "LINES must be a number (got 'many')" in refused.stderr
+
+
+def test_manage_runs_in_the_serving_release():
+    result = ops("manage", "check", "--deploy", "--fail-level", "ERROR")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
+    assert "System check identified" in result.stdout, result.stdout
+    printed = ops("manage", "shell", "-c", "from django.conf import settings; print(settings.TIME_ZONE)")
+    assert printed.returncode == 0, printed.stderr[-2000:]
+    assert printed.stdout.strip().splitlines()[-1] == "Europe/Moscow"
