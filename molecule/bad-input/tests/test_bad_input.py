@@ -81,6 +81,7 @@ CASES = [
         r"stack_rollback_reverse_migrations",
     ),
     ("postgres-target-not-a-major", {"postgres_target": "18.1"}, r"postgres_target must be a PostgreSQL"),
+    ("notify-webhook-not-a-url", {"vault_notify_webhook_url": "hooks.example.com/t"}, r"notify_webhook_url"),
     ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",
