@@ -55,6 +55,8 @@ case "${COMMAND}" in
     ;;
   manage)
     [[ $# -ge 1 ]] || die "usage: scripts/ops.sh ENV manage ARGS... (e.g. createsuperuser)"
+    # Ansible's output is parsed here: no colours.
+    export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
     mapfile -t hosts < <(ansible "${HOST:-all}" "${args[@]}" --list-hosts | sed -n 's/^ *//p' | tail -n +2)
     [[ ${#hosts[@]} -eq 1 ]] || die "manage runs on one host: set HOST to one of: ${hosts[*]}"
     # How Ansible reaches the host: a container (docker exec) or SSH; the project root on it.
@@ -63,7 +65,7 @@ case "${COMMAND}" in
         "msg={{ [ansible_connection | default('ssh'), ansible_host | default(inventory_hostname),
         ansible_user | default(''), ansible_port | default(22), project_root] | join('|') }}" |
         sed -n -e 's/^ *"msg": "\(.*\)"$/\1/p' -e 's/^ *msg: //p'
-    )
+    ) || die "could not read how Ansible reaches ${hosts[0]}"
     command=("${project_root}/bin/manage" "$@")
     tty=()
     [[ -t 0 && -t 1 ]] && tty=(-t)

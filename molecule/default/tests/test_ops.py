@@ -10,7 +10,8 @@ from helpers import REPO, molecule_inventory
 
 
 def ops(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OPS_INVENTORY=molecule_inventory())
+    # As from a script: Molecule's own environment forces Ansible's colours on.
+    env = dict(os.environ, OPS_INVENTORY=molecule_inventory(), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     return subprocess.run(  # noqa: S603 - fixed argv
         [str(REPO / "scripts" / "ops.sh"), "molecule", *args],
         capture_output=True,
