@@ -79,3 +79,73 @@ control_socket_disable = True
 # The worker heartbeat file: in memory, not on the container's overlay filesystem (which can stall
 # and get workers killed as unresponsive).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+# --- Application metrics (DJANGO_METRICS; docs/runtime/observability.md) ---------------------------------
+# Workers are forks that share no memory: each counts into files of its own (prometheus_client's
+# multiprocess mode) and the master serves their sum on a port of its own. A worker answering a scrape
+# would report itself only, and a /metrics URL would be public (nginx proxies every path to Django).
+if env("DJANGO_METRICS", default=False, cast=bool):
+    import threading
+
+    _metrics_dir = Path(env("PROMETHEUS_MULTIPROC_DIR", default="/tmp/prometheus-multiproc"))  # noqa: S108
+    _metrics_port = env("APP_METRICS_PORT", default=9464, cast=int)
+    # prometheus_client picks its mode when first imported (just below), and the app preloaded next
+    # creates the master's first files: the variable and the directory must both exist before that.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+    from prometheus_client.mmap_dict import MmapedDict
+
+    # Held while a scrape reads the files and while a dead worker's files are folded: a scrape must see
+    # them either before or after, never both or neither.
+    _metrics_files = threading.Lock()
+    _metrics_server = None
+    # Types whose values add up across processes (gauges are per process, labelled with its pid).
+    _ADDITIVE = ("counter", "histogram", "summary")
+
+    class _WorkersSum:
+        def __init__(self):
+            self.collector = multiprocess.MultiProcessCollector(None, path=str(_metrics_dir))
+
+        def collect(self):
+            with _metrics_files:
+                return self.collector.collect()
+
+    def _fold_dead_worker(pid):
+        """Adds a dead worker's counts into one file for all dead workers and removes its own: the sum
+        stays, and recycled workers (max_requests) do not pile files up in the small /tmp."""
+        with _metrics_files:
+            for path in _metrics_dir.glob(f"*_{pid}.db"):
+                kind = path.name.split("_", 1)[0]
+                if kind not in _ADDITIVE:
+                    continue
+                dead = MmapedDict(str(_metrics_dir / f"{kind}_dead.db"))
+                try:
+                    for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(str(path)):
+                        dead.write_value(key, dead.read_value(key)[0] + value, 0.0)
+                finally:
+                    dead.close()
+                path.unlink()
+
+    def on_starting(server):
+        # Files of a previous run would be added to this run's counts, and a worker given a pid seen
+        # before would carry on from its values.
+        for stale in _metrics_dir.glob("*.db"):
+            stale.unlink()
+
+    def when_ready(server):
+        global _metrics_server
+        registry = CollectorRegistry()
+        registry.register(_WorkersSum())
+        # Every interface of the container: reachable on the Docker networks it joins, published nowhere.
+        _metrics_server, _thread = start_http_server(_metrics_port, addr="0.0.0.0", registry=registry)  # noqa: S104
+        server.log.info("Application metrics on port %d", _metrics_port)
+
+    def post_fork(server, worker):
+        # The worker inherited the listening socket; only the master answers on it.
+        _metrics_server.server_close()
+
+    def child_exit(server, worker):
+        multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))
+        _fold_dead_worker(worker.pid)

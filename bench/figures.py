@@ -15,24 +15,36 @@ from collections.abc import Callable
 
 from . import containers as c
 from .containers import log, run
-from .harness import ACCESS_LOG_MARK, ROOT, Harness, Psql, logs, switch
+from .harness import ACCESS_LOG_MARK, METRICS_PORT, ROOT, Harness, Psql, logs, switch
 from .load import Loader, WrkResult
+
+# Two candidates that differ in DJANGO_METRICS alone: what the application metrics cost.
+METRICS_ON, METRICS_OFF = "2x4 gthread, metrics on", "2x4 gthread, metrics off"
 
 
 def candidates(access_log_default: bool) -> list[tuple[str, dict[str, str]]]:
-    """gunicorn settings measured side by side: 2x4 gthread with and without gunicorn's access log, and
-    other worker counts and classes with the stack's default access log."""
+    """gunicorn settings measured side by side: 2x4 gthread with and without gunicorn's access log, other
+    worker counts and classes with the stack's default access log, and 2x4 gthread with and without the
+    application metrics."""
 
     def gunicorn(workers: int, threads: int, **extra: str) -> dict[str, str]:
         return {"GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads), **extra}
 
+    access_log = switch(access_log_default)
+
+    def metrics(on: bool) -> dict[str, str]:
+        metrics_env = {"DJANGO_METRICS": switch(on), "APP_METRICS_PORT": METRICS_PORT}
+        return gunicorn(2, 4, GUNICORN_ACCESS_LOG=access_log, **metrics_env)
+
     return [
         ("2x4 gthread, access log on", gunicorn(2, 4, GUNICORN_ACCESS_LOG="true")),
         ("2x4 gthread, access log off", gunicorn(2, 4, GUNICORN_ACCESS_LOG="false")),
-        ("2x2 gthread", gunicorn(2, 2, GUNICORN_ACCESS_LOG=switch(access_log_default))),
-        ("2 sync", gunicorn(2, 1, GUNICORN_ACCESS_LOG=switch(access_log_default))),
-        ("3 sync", gunicorn(3, 1, GUNICORN_ACCESS_LOG=switch(access_log_default))),
-        ("4 sync", gunicorn(4, 1, GUNICORN_ACCESS_LOG=switch(access_log_default))),
+        ("2x2 gthread", gunicorn(2, 2, GUNICORN_ACCESS_LOG=access_log)),
+        ("2 sync", gunicorn(2, 1, GUNICORN_ACCESS_LOG=access_log)),
+        ("3 sync", gunicorn(3, 1, GUNICORN_ACCESS_LOG=access_log)),
+        ("4 sync", gunicorn(4, 1, GUNICORN_ACCESS_LOG=access_log)),
+        (METRICS_ON, metrics(True)),
+        (METRICS_OFF, metrics(False)),
     ]
 
 
@@ -149,6 +161,8 @@ def measure_candidates(h: Harness, loader: Loader) -> dict:
     for t, (_, env) in zip(targets, chosen, strict=True):
         if (ACCESS_LOG_MARK in logs(t.cpu["web"])) != (env["GUNICORN_ACCESS_LOG"] == "true"):
             raise RuntimeError(f"gunicorn candidate {t.label}: access log lines do not match its settings")
+        if "DJANGO_METRICS" in env and h.pages_counted(t.cpu["web"]) != (env["DJANGO_METRICS"] == "true"):
+            raise RuntimeError(f"gunicorn candidate {t.label}: metrics port does not match DJANGO_METRICS")
     return {
         "duration": duration,
         "direct": vars(got["direct"]),
@@ -256,8 +270,8 @@ def candidate(fig: dict, name: str) -> dict:
 
 def compared(fig: dict) -> dict[str, dict]:
     """The candidates that differ in workers and threads only (the stack's default access log)."""
-    other = f"2x4 gthread, access log {on_off(not fig['access_log_default'])}"
-    return {v["name"]: v for v in fig["variants"]["candidates"] if v["name"] != other}
+    other = {f"2x4 gthread, access log {on_off(not fig['access_log_default'])}", METRICS_ON, METRICS_OFF}
+    return {v["name"]: v for v in fig["variants"]["candidates"] if v["name"] not in other}
 
 
 def median_cpu(fig: dict, kind: str) -> str:
@@ -312,6 +326,13 @@ def access_log_share(fig: dict) -> str:
     on = candidate(fig, "2x4 gthread, access log on")["cpu_us"]["web"]
     off = candidate(fig, "2x4 gthread, access log off")["cpu_us"]["web"]
     return pct((on - off) / on)
+
+
+def metrics_cost(fig: dict) -> float:
+    """Extra gunicorn CPU per request with the application metrics, relative to the same settings without."""
+    on = candidate(fig, METRICS_ON)["cpu_us"]["web"]
+    off = candidate(fig, METRICS_OFF)["cpu_us"]["web"]
+    return (on - off) / off
 
 
 Named = Callable[[dict], str]
@@ -373,6 +394,11 @@ NAMED: dict[str, Named] = {
     "access_log_cpu_on": lambda f: us(candidate(f, "2x4 gthread, access log on")["cpu_us"]["web"]),
     "access_log_cpu_off": lambda f: us(candidate(f, "2x4 gthread, access log off")["cpu_us"]["web"]),
     "access_log_cpu_share": access_log_share,
+    # application metrics (DJANGO_METRICS), the same gunicorn settings either way
+    "metrics_cpu_on": lambda f: us(candidate(f, METRICS_ON)["cpu_us"]["web"]),
+    "metrics_cpu_off": lambda f: us(candidate(f, METRICS_OFF)["cpu_us"]["web"]),
+    "metrics_cost": lambda f: pct(metrics_cost(f)),
+    "metrics_rps_ratio": lambda f: x(candidate(f, METRICS_ON)["rps"] / candidate(f, METRICS_OFF)["rps"]),
     # recycling and database connections
     "recycle_interval": recycle_interval,
     "stalls": lambda f: ", ".join(f["stalls"]) or "none",

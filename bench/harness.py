@@ -4,7 +4,8 @@
 - bare: the stack's nginx image, certificate and TLS parameters serving the same static volume, nothing else;
 - mirror: the same stack once more (web's image and environment, nginx's image and mounts) with gunicorn's
   access log switched the other way than the stack's default, so both settings are loaded side by side;
-- candidates: web's image and environment with other gunicorn settings, loaded directly;
+- candidates: web's image and environment with other gunicorn settings (or the application metrics on and
+  off), loaded directly;
 - wrk (and mirror-wrk, whose /etc/hosts sends the site's name to the mirror's nginx, and web-wrk, in web's
   network namespace, where gunicorn listens on 127.0.0.1): the load generators.
 
@@ -34,6 +35,8 @@ ACCESS_LOG_MARK = "gunicorn.access"  # the logger name on every access line guni
 # The slots' sockets (docker/compose.yml, APP_SOCKET_DIR), and gunicorn's own port inside a slot.
 SOCKETS_MOUNT = "/run/app"
 LOCAL_GUNICORN = "http://127.0.0.1:8000/"
+# APP_METRICS_PORT of the candidates with the application metrics: the gunicorn master's, in their container.
+METRICS_PORT = "9464"
 
 
 def logs(container: str) -> str:
@@ -305,11 +308,12 @@ class Harness:
         for i, (label, env) in enumerate(candidates):
             container = self.name(f"gv{i}")
             overrides = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+            # /tmp a tmpfs as in web (docker/compose.yml): the metrics' per-process files live there.
             run(
                 [
                     "docker", "run", "-d", "--name", container, "--network", self.backend,
                     "--env-file", str(env_file), "-e", "GUNICORN_FORWARDED_ALLOW_IPS=*",
-                    "-e", "GUNICORN_BIND=0.0.0.0:8000",
+                    "-e", "GUNICORN_BIND=0.0.0.0:8000", "--tmpfs", "/tmp:size=64m",
                     "--memory", "384m", *overrides, self.app_image,
                 ]
             )  # fmt: skip
@@ -326,6 +330,15 @@ class Harness:
         for t in targets:
             self.wait_for(t, 90)
         return targets
+
+    def pages_counted(self, container: str) -> bool:
+        """Whether the gunicorn master in `container` serves metrics that counted requests to `/` (its metrics
+        port is closed when DJANGO_METRICS is off)."""
+        url = f"http://{c.ip(container, self.backend)}:{METRICS_PORT}/metrics"
+        status, body, _ = self.curl(url)
+        counter = b"django_http_requests_total_by_view_transport_method_total"
+        landing = rb"^" + counter + rb'\{[^}]*view="landing"[^}]*\} [1-9]'
+        return status == 200 and re.search(landing, body, re.M) is not None
 
 
 class Psql:

@@ -12,7 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .containers import MIB
-from .figures import NAMED, candidates, named, on_off, ratio, server_cpu
+from .figures import (
+    METRICS_OFF,
+    METRICS_ON,
+    NAMED,
+    candidates,
+    metrics_cost,
+    named,
+    on_off,
+    ratio,
+    server_cpu,
+)
 
 HERE = Path(__file__).resolve().parent
 PAGE, DECISIONS = HERE / "page.md", HERE / "decisions.md"
@@ -231,6 +241,12 @@ def targets_table(fig: dict) -> str:
             f"{total:.0f} ({per_svc})",
             "of a 1 GB host",
             f"{total * MIB / 1e9 * 100:.0f} %",
+        )
+    names = {v["name"] for v in (fig.get("variants") or {}).get("candidates") or []}
+    if {METRICS_ON, METRICS_OFF} <= names:
+        t.report(
+            "metrics cost: gunicorn CPU per request, DJANGO_METRICS on vs off (2x4 gthread)",
+            f"{metrics_cost(fig) * 100:+.0f} %",
         )
     image = fig.get("image_mb")
     t.add("app image size", image, f"{image or 0:.0f} MB", "<= 200 MB", lambda v: v <= 200)

@@ -103,6 +103,8 @@ def main(argv: list[str]) -> int:
         # The certificate is self-signed (scripts/local-stack.sh makes it).
         "hsts": features.nginx_hsts(server_names[0], "selfsigned"),
         **_role_limits(),
+        "access_log": "site",
+        "status_allow": [],
         "features": features.nginx_features(nginx_v),
     }
     env = jinja2.Environment(  # noqa: S701 - nginx configuration, not HTML

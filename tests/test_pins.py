@@ -46,7 +46,17 @@ LOCAL = env_file(LOCAL_ENV)
 
 
 def test_both_lists_name_the_same_stack_images():
-    assert set(OFFICIAL) == {"PYTHON_IMAGE", "POSTGRES_IMAGE", "NGINX_IMAGE", "CERTBOT_IMAGE"}
+    assert set(OFFICIAL) == {
+        "PYTHON_IMAGE",
+        "POSTGRES_IMAGE",
+        "NGINX_IMAGE",
+        "CERTBOT_IMAGE",
+        "PROMETHEUS_IMAGE",
+        "ALERTMANAGER_IMAGE",
+        "NODE_EXPORTER_IMAGE",
+        "POSTGRES_EXPORTER_IMAGE",
+        "NGINX_EXPORTER_IMAGE",
+    }
     assert set(OFFICIAL) <= set(LOCAL)
 
 

@@ -1,4 +1,5 @@
-"""Logging for Django and gunicorn alike: one stdout handler, plain or JSON, that redacts secrets.
+"""Logging for Django and gunicorn alike: one stdout handler, plain or JSON, that redacts secrets and
+names the request each record belongs to.
 
 gunicorn.conf.py builds its logging from the same function, so the access log, the gunicorn error log
 and the application log share one format and one redaction filter. This module must stay importable
@@ -9,12 +10,18 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 
 # Imported here, not when a record is filtered: a pool thread logging during interpreter shutdown cannot
 # import anything any more. django.conf is importable before settings exist.
 from django.conf import settings
 
 REDACTED = "***"
+
+# The id of the request the current thread is serving (core.middleware.RequestIdMiddleware sets it from
+# nginx's X-Request-ID); NO_REQUEST outside a request.
+NO_REQUEST = "-"
+current_request_id = ContextVar("current_request_id", default=NO_REQUEST)
 
 # Keys whose values are secrets wherever they appear: in dict arguments, extras, key=value pairs.
 SENSITIVE_KEY = re.compile(
@@ -40,8 +47,9 @@ PATTERNS = (
     (re.compile(r"(/reset/[\w-]+/)[0-9a-z]+-[0-9a-f]{20,}"), rf"\1{REDACTED}"),
 )
 
-# Attributes every LogRecord has; anything else was passed as `extra=` and is redacted too.
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has; anything else was passed as `extra=` and is redacted too. The request
+# id is set by RequestIdFilter from a parsed UUID, so it cannot carry a secret.
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "request_id"}
 
 
 def secret_values():
@@ -121,6 +129,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RequestIdFilter(logging.Filter):
+    """Puts `request_id` on every record: the id of the request being served, NO_REQUEST outside one."""
+
+    def filter(self, record):
+        record.request_id = current_request_id.get()
+        return True
+
+
 class UTCFormatter(logging.Formatter):
     """ISO 8601 UTC timestamps: Django switches the process time zone to TIME_ZONE, gunicorn's master
     keeps the system one, and log lines of both must line up."""
@@ -135,14 +151,14 @@ def build_logging(fmt, level):
     if fmt == "json":
         formatter = {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(levelname)s %(name)s %(process)d %(message)s",
+            "fmt": "%(levelname)s %(name)s %(process)d %(request_id)s %(message)s",
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": True,  # "timestamp": ISO 8601 in UTC
         }
     else:
         formatter = {
             "()": "config.logs.UTCFormatter",
-            "fmt": "%(asctime)s %(levelname)s [%(name)s] %(process)d %(message)s",
+            "fmt": "%(asctime)s %(levelname)s [%(name)s] %(process)d %(request_id)s %(message)s",
         }
     # Named loggers lose their own handlers (Django's mail_admins and DEBUG-only console, gunicorn's
     # stderr handler) and propagate to the single root handler instead.
@@ -150,14 +166,17 @@ def build_logging(fmt, level):
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": "config.logs.RedactingFilter"}},
+        "filters": {
+            "request_id": {"()": "config.logs.RequestIdFilter"},
+            "redact": {"()": "config.logs.RedactingFilter"},
+        },
         "formatters": {"default": formatter},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
                 "formatter": "default",
-                "filters": ["redact"],
+                "filters": ["request_id", "redact"],
             },
         },
         "root": {"handlers": ["stdout"], "level": level},

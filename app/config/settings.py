@@ -60,8 +60,12 @@ INSTALLED_APPS = [
     "core",
 ]
 
+# With DJANGO_METRICS on, the metrics middleware wraps this list (below); the order within it stays.
 MIDDLEWARE = [
-    # First: answers /healthz and /readyz for any Host and over plain HTTP, and stamps every response
+    # First: the request id (nginx's X-Request-ID), so every log line of the request carries it, whichever
+    # middleware or view writes it.
+    "core.middleware.RequestIdMiddleware",
+    # Next: answers /healthz and /readyz for any Host and over plain HTTP, and stamps every response
     # (including the ones produced further down) with X-App-Release.
     "core.middleware.HealthAndReleaseMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -76,7 +80,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "core.middleware.CrossOriginHeadersMiddleware",
-    # Last, as django-axes requires: turns a locked-out login into core.lockout's 429 page.
+    # Last of this list, as django-axes requires: turns a locked-out login into core.lockout's 429 page.
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -139,6 +143,24 @@ else:
     database["CONN_MAX_AGE"] = config("DJANGO_DB_CONN_MAX_AGE", default=600, cast=int)
 DATABASES = {"default": database}
 del database
+
+# --- Application metrics (Prometheus) -------------------------------------------------------------------
+
+# Off: django_prometheus is never imported. On: requests, responses and queries are counted, and the
+# gunicorn master serves the workers' sum on a port of its own (gunicorn.conf.py); there is no /metrics
+# URL, since nginx proxies every path of the site. docs/runtime/observability.md lists the metrics.
+if config("DJANGO_METRICS", default=False, cast=bool):
+    INSTALLED_APPS.append("django_prometheus")
+    # Before: the whole chain, timed from the first middleware; after: the resolved view, the status.
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+    # Django's PostgreSQL backend with counted connections, queries and errors; pool options unchanged.
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+    # The gunicorn master loads the app before forking and must not query the database to do so.
+    PROMETHEUS_EXPORT_MIGRATIONS = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,15 +1,20 @@
-"""Health endpoints and the release header, answered before anything else in the middleware chain.
+"""The request id, health endpoints and the release header, before anything else in the middleware chain.
 
-Placed first in MIDDLEWARE, so /healthz and /readyz work for any Host header (container healthchecks
-use 127.0.0.1) and over plain HTTP (no HTTPS redirect), and every other response, whatever produced
-it, carries X-App-Release. A page whose view fails because the database is unreachable gets a friendly
-503 page with Retry-After instead of a 500; the connection pool reconnects on its own when the database
-returns.
+RequestIdMiddleware comes first: every log record written while a request is served, by any middleware
+or view, names the request (config.logs), and so does the response's X-Request-ID header.
+
+HealthAndReleaseMiddleware follows, so /healthz and /readyz work for any Host header (container
+healthchecks use 127.0.0.1) and over plain HTTP (no HTTPS redirect), and every other response, whatever
+produced it, carries X-App-Release. A page whose view fails because the database is unreachable gets a
+friendly 503 page with Retry-After instead of a 500; the connection pool reconnects on its own when the
+database returns.
 """
 
 import logging
+import uuid
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, JsonResponse
@@ -18,12 +23,49 @@ from django.middleware.security import SecurityMiddleware
 from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
 
+from config.logs import NO_REQUEST, current_request_id
+
 logger = logging.getLogger(__name__)
 
 LIVENESS_PATHS = frozenset({"/healthz", "/healthz/"})
 READINESS_PATHS = frozenset({"/readyz", "/readyz/"})
 # Seconds a client is asked to wait before retrying a page that failed because the database is unavailable.
 DATABASE_RETRY_AFTER = 30
+
+
+def parse_request_id(value):
+    """The id `value` names as 32 lowercase hex digits (nginx's $request_id), or None when it is not a
+    UUID written out canonically: uuid.UUID() lets int() skip whitespace, a sign and underscores, which
+    must not reach a log line or a header."""
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return parsed.hex if value.lower() in (parsed.hex, str(parsed)) else None
+
+
+class RequestIdMiddleware:
+    """One id per request from nginx to the logs: nginx's X-Request-ID (the id of its own access line)
+    when it is one, a new id otherwise (a client that reached gunicorn without nginx)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        rid = parse_request_id(request.META.get("HTTP_X_REQUEST_ID", "")) or uuid.uuid4().hex
+        # Kept until the server closes the response (below), not reset on the way out: Django logs a
+        # 4xx/5xx response after the middleware chain has returned, and gunicorn writes its access line.
+        current_request_id.set(rid)
+        response = self.get_response(request)
+        response["X-Request-ID"] = rid
+        return response
+
+
+def _forget_request_id(**kwargs):
+    current_request_id.set(NO_REQUEST)
+
+
+request_finished.connect(_forget_request_id, dispatch_uid="core.middleware.forget_request_id")
 
 
 class HealthAndReleaseMiddleware:

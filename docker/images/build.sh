@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Registry-free image harness: builds local equivalents of the official images
-# (python, postgres, nginx, certbot) plus a systemd test-host image, starting from
-# a Debian 13 (trixie) root filesystem made by debootstrap and turned into a base
-# image with `docker import`. No registry is contacted; packages come from
-# http://deb.debian.org (and, for pip, PyPI through the host's extra CAs).
+# (python, postgres, nginx, certbot, the monitoring images) plus a systemd test-host
+# image, starting from a Debian 13 (trixie) root filesystem made by debootstrap and
+# turned into a base image with `docker import`. No registry is contacted; packages
+# come from http://deb.debian.org (and, for pip, PyPI through the host's extra CAs).
 #
 # Usage: docker/images/build.sh [--force] [--verbose] [NAME...]
-#   NAME: debian python postgres postgres-18 nginx certbot systemd-host (default: all).
+#   NAME: debian python postgres postgres-18 nginx certbot systemd-host prometheus
+#   alertmanager node-exporter postgres-exporter nginx-exporter (default: all).
 #   Each image is rebuilt only when it is absent or when the hash of its build
 #   inputs (stored in the image label org.djangoapp.inputs-hash) changed.
 #   Rebuilding local/debian invalidates every image built on it.
@@ -26,7 +27,8 @@ readonly HOST_CA_DIR="${HOST_CA_DIR:-/usr/local/share/ca-certificates}"
 readonly LOCK_FILE="${IMAGES_LOCK_FILE:-/tmp/djangoapp-images-build.lock}"
 
 # Build order matters: the base comes first.
-readonly ALL_IMAGES=(debian python postgres postgres-18 nginx systemd-host certbot)
+readonly ALL_IMAGES=(debian python postgres postgres-18 nginx systemd-host certbot
+  prometheus alertmanager node-exporter postgres-exporter nginx-exporter)
 
 # Each image's tag is the one docker/images/local.env names (key: the image's name in capitals, `-` as `_`,
 # then _IMAGE).
@@ -41,15 +43,25 @@ unset name key
 # Images whose build context receives the host's extra CA certificates.
 declare -A USES_HOST_CA=([python]=1 [certbot]=1 [systemd-host]=1)
 # Images built from another image's directory (default: their own), with these build arguments.
-declare -A CONTEXT=([postgres-18]=postgres)
-declare -A BUILD_ARGS=([postgres-18]="PG_MAJOR=18 PG_SUITE=forky")
+# The monitoring images share one Dockerfile: each is its stage of the same name (TARGET), from the Debian
+# package and suite given (forky where Debian 13's version is too old).
+declare -A CONTEXT=([postgres-18]=postgres [prometheus]=monitoring [alertmanager]=monitoring
+  [node-exporter]=monitoring [postgres-exporter]=monitoring [nginx-exporter]=monitoring)
+declare -A BUILD_ARGS=([postgres-18]="PG_MAJOR=18 PG_SUITE=forky"
+  [prometheus]="PACKAGE=prometheus SUITE=forky"
+  [alertmanager]="PACKAGE=prometheus-alertmanager SUITE=forky"
+  [node-exporter]="PACKAGE=prometheus-node-exporter SUITE=trixie"
+  [postgres-exporter]="PACKAGE=prometheus-postgres-exporter SUITE=trixie"
+  [nginx-exporter]="PACKAGE=prometheus-nginx-exporter SUITE=trixie")
+declare -A TARGET=([prometheus]=prometheus [alertmanager]=alertmanager [node-exporter]=node-exporter
+  [postgres-exporter]=postgres-exporter [nginx-exporter]=nginx-exporter)
 
 FORCE=0
 VERBOSE=0
 WORK=""
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 log() { printf '%s\n' "$*" >&2; }
@@ -107,6 +119,7 @@ inputs_hash() {
     else
       declare -f build_from_dockerfile
       printf 'base %s\nargs %s\n' "$(image_id "${TAG[debian]}")" "${BUILD_ARGS[${name}]:-}"
+      [[ -z "${TARGET[${name}]:-}" ]] || printf 'target %s\n' "${TARGET[${name}]}"
       (cd "${HERE}/${CONTEXT[${name}]:-${name}}" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
       if [[ -n "${USES_HOST_CA[${name}]:-}" ]]; then
         local f
@@ -206,6 +219,7 @@ build_from_dockerfile() {
   local -a nocache=() args=()
   ((FORCE)) && nocache=(--no-cache)
   for arg in ${BUILD_ARGS[${name}]:-}; do args+=(--build-arg "${arg}"); done
+  [[ -z "${TARGET[${name}]:-}" ]] || args+=(--target "${TARGET[${name}]}")
   run_logged docker build --progress=plain --pull=false "${nocache[@]}" "${args[@]}" \
     --label "${HASH_LABEL}=${hash}" --tag "${TAG[${name}]}" "${ctx}"
   rm -rf "${ctx}"

@@ -1,10 +1,17 @@
-"""Helpers shared by the app tests: subprocesses with a crafted environment, free ports."""
+"""Helpers shared by the app tests: subprocesses with a crafted environment, free ports, a real gunicorn."""
 
+import contextlib
+import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
@@ -58,3 +65,55 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def fetch(port, path, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def gunicorn(config="gunicorn.conf.py", **overrides):
+    """A gunicorn master as the image runs it (`config`: another file for tests that add hooks); yields
+    (port, process) and stops it with SIGTERM."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(config), "config.wsgi"],
+        cwd=APP_DIR,
+        env=base_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", **overrides),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if fetch(port, "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "gunicorn did not come up"
+            time.sleep(0.2)
+        yield port, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def url_of_test_database():
+    """pytest-django's test database (it exists once django_db_setup has run)."""
+    db = settings.DATABASES["default"]
+    auth = quote(db["USER"]) + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

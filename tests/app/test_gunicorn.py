@@ -1,7 +1,5 @@
 """gunicorn.conf.py: its values from the environment, and a real gunicorn serving the app."""
 
-import contextlib
-import http.client
 import json
 import re
 import runpy
@@ -9,14 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from urllib.parse import quote
 
 import pytest
-from app_support import APP_DIR, base_env, free_port
-from django.conf import settings
+from app_support import APP_DIR, base_env, fetch, free_port, gunicorn, url_of_test_database
 from gunicorn.config import Config
 
 CONF = APP_DIR / "gunicorn.conf.py"
+# What nginx's $request_id looks like: 32 hex digits.
+NGINX_REQUEST_ID = "5f0c9e2b7d4a41c8a3e6b1f09d2c7e48"
 
 
 def load_conf(monkeypatch, **env):
@@ -73,57 +71,6 @@ def test_environment_overrides(monkeypatch):
     assert cfg.loglevel == "warning"
 
 
-def fetch(port, path, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        connection.request("GET", path, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
-
-
-@contextlib.contextmanager
-def gunicorn(**overrides):
-    """A gunicorn master as the image runs it; yields (port, process) and stops it with SIGTERM."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"],
-        cwd=APP_DIR,
-        env=base_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", **overrides),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if fetch(port, "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None, process.communicate()[0]
-            assert time.monotonic() < deadline, "gunicorn did not come up"
-            time.sleep(0.2)
-        yield port, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def url_of_test_database():
-    """pytest-django's test database (it exists once django_db_setup has run)."""
-    db = settings.DATABASES["default"]
-    auth = quote(db["USER"]) + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_serves_the_app():
     proxied = {"Host": "localhost", "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
@@ -135,10 +82,11 @@ def test_gunicorn_serves_the_app():
         status, _, body = fetch(port, "/readyz")
         assert (status, json.loads(body)["status"]) == (200, "ok"), body
 
-        status, headers, body = fetch(port, "/", proxied)
+        status, headers, body = fetch(port, "/", {**proxied, "X-Request-ID": NGINX_REQUEST_ID})
         assert status == 200
         assert "Добро пожаловать" in body.decode()
         assert headers["X-App-Release"] == "subprocess-release"
+        assert headers["X-Request-ID"] == NGINX_REQUEST_ID
         assert "Strict-Transport-Security" in headers
 
         status, headers, _ = fetch(port, "/", {"Host": "localhost"})  # plain HTTP from the proxy
@@ -154,8 +102,12 @@ def test_gunicorn_serves_the_app():
         assert process.wait(timeout=40) == 0  # graceful shutdown
         log = process.stdout.read()
 
+    # The access line carries nginx's request id, as every record of the request does.
     assert re.search(
-        r'INFO \[gunicorn\.access\] \d+ 127\.0\.0\.1 "203\.0\.113\.7" "GET / HTTP/1\.1" 200 ', log
+        rf"INFO \[gunicorn\.access\] \d+ {NGINX_REQUEST_ID} "
+        rf'127\.0\.0\.1 "203\.0\.113\.7" "GET / HTTP/1\.1" 200 .* \d+ms$',
+        log,
+        re.M,
     ), log
     assert "/accounts/reset/MQ/***/" in log
     assert "0f3e1c2b7a9d8e6f5a4b3c2d1e0f9a8b" not in log

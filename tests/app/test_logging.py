@@ -71,8 +71,9 @@ def test_json_format_is_one_object_per_line():
     records = [json.loads(line) for line in lines]
     assert len(records) == 6
     for record in records:
-        assert {"timestamp", "level", "logger", "message", "process"} <= set(record)
+        assert {"timestamp", "level", "logger", "message", "process", "request_id"} <= set(record)
         assert record["timestamp"].endswith("+00:00")  # UTC
+        assert record["request_id"] == "-"  # outside a request
     first = records[0]
     assert (first["level"], first["logger"], first["message"]) == (
         "WARNING",
@@ -87,9 +88,9 @@ def test_json_format_is_one_object_per_line():
 
 def test_plain_format():
     first = emit("plain").splitlines()[0]
-    # UTC timestamp with milliseconds, level, logger, pid, message
+    # UTC timestamp with milliseconds, level, logger, pid, request id ("-": outside a request), message
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING \[app\.probe\] \d+ key=\*\*\* in a message", first
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING \[app\.probe\] \d+ - key=\*\*\* in a message", first
     )
 
 
