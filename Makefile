@@ -10,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 ENV ?= sandbox
 
-.PHONY: help venv lint test test-app test-stack test-molecule images up down deploy manage status logs bench clean
+.PHONY: help venv lint test test-app test-stack test-molecule test-lanes images up down deploy manage status logs bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ venv: $(VENV)/.stamp ## Create the virtualenv from the pinned requirements
 lint: venv ## ruff, hadolint, shellcheck, yamllint, ansible-lint, docker compose config
 	scripts/lint.sh
 
-test: lint test-app test-stack test-molecule ## Everything: lint, app tests, stack tests, Molecule
+test: lint test-app test-lanes ## Everything: lint, app tests, then stack tests and Molecule (two lanes side by side)
 
 test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432, the Ansible plugins' unit tests, drift tests
 	$(BIN)/pytest tests/app tests/plugins tests/test_*.py
@@ -38,6 +38,10 @@ test-stack: venv images ## Build the images, run the Compose stack on the local 
 test-molecule: venv images ## Molecule: provision systemd host containers with the roles and verify them
 	scripts/ensure-test-tools.sh
 	$(BIN)/molecule test --all
+
+test-lanes: venv images ## Stack tests and every Molecule scenario, the release scenario in a lane of its own
+	scripts/ensure-test-tools.sh
+	scripts/test-lanes.sh
 
 images: ## Build the registry-free local images (only those absent or whose inputs changed)
 	scripts/ensure-docker.sh

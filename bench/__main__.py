@@ -1,6 +1,6 @@
 """`python3 -m bench`: the subcommands bench/run.sh calls (see its header for the whole run).
 
-    python3 -m bench free-resources   # two free 127.0.0.1 ports and a free 172.30.x.0/24 subnet
+    python3 -m bench free-resources   # two free 127.0.0.1 ports and two free 172.30.x.0/24 subnets
     python3 -m bench measure ...      # the containers, the load, the figures, the report
     python3 -m bench render --figures FILE [--deploy-figures bench/deploy.json] --write-doc docs/benchmarks.md
     python3 -m bench deploy --out bench/deploy.json
@@ -136,7 +136,8 @@ def main() -> int:
     m.add_argument("--figures-out", help="also write the figures (JSON) here")
     args = parser.parse_args()
     if args.cmd == "free-resources":
-        print(free_port(), free_port(), free_subnet())
+        frontend = free_subnet()
+        print(free_port(), free_port(), frontend, free_subnet(avoid=(frontend,)))
         return 0
     if args.cmd == "deploy":
         return deploy_figures(Path(args.out))

@@ -50,9 +50,9 @@ def used_networks() -> list[ipaddress.IPv4Network]:
     return nets
 
 
-def free_subnet() -> str:
-    """A random 172.30.x.0/24 that overlaps no Docker network and no route of this host."""
-    used = used_networks()
+def free_subnet(avoid: tuple[str, ...] = ()) -> str:
+    """A random 172.30.x.0/24 that overlaps no Docker network, no route of this host and none of `avoid`."""
+    used = used_networks() + [ipaddress.ip_network(net) for net in avoid]
     for _ in range(200):
         candidate = ipaddress.ip_network(f"{SUBNET_POOL}.{secrets.randbelow(250) + 1}.0/24")
         if not any(candidate.overlaps(net) for net in used):

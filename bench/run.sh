@@ -113,12 +113,12 @@ main() {
   trap cleanup EXIT INT TERM
   STATE=$(mktemp -d "${TMPDIR:-/tmp}/bench.XXXXXX")
   chmod 0755 "${STATE}"
-  local http_port https_port subnet
-  read -r http_port https_port subnet < <(bench_py free-resources)
+  local http_port https_port subnet monitoring_subnet
+  read -r http_port https_port subnet monitoring_subnet < <(bench_py free-resources)
 
   export LOCAL_STACK_DIR="${STATE}" LOCAL_STACK_PROJECT="${PROJECT}" LOCAL_DOMAIN=site.bench.test
   export LOCAL_PUBLISH_ADDR=127.0.0.1 LOCAL_HTTP_PORT="${http_port}" LOCAL_HTTPS_PORT="${https_port}"
-  export LOCAL_FRONTEND_SUBNET="${subnet}" APP_IMAGE="djangoapp/web:${PROJECT}" APP_RELEASE=bench
+  export LOCAL_FRONTEND_SUBNET="${subnet}" LOCAL_MONITORING_SUBNET="${monitoring_subnet}" APP_IMAGE="djangoapp/web:${PROJECT}" APP_RELEASE=bench
   log "starting the stack ${PROJECT} (127.0.0.1:${http_port}/${https_port}, frontend ${subnet})"
   local up_started up_seconds
   up_started=$(date +%s)

@@ -22,6 +22,7 @@
 #   LOCAL_HTTP_PORT          published HTTP port (9080)
 #   LOCAL_HTTPS_PORT         published HTTPS port (9443)
 #   LOCAL_FRONTEND_SUBNET    subnet of the nginx<->web network (172.30.80.0/24)
+#   LOCAL_MONITORING_SUBNET  subnet of the internal monitoring network (172.30.81.0/24)
 #   APP_IMAGE                tag of the app image built here (djangoapp/web:latest)
 #   APP_RELEASE              release label baked into it (default: scripts/release-label.sh)
 #   LOCAL_BUILD_FLAGS        extra `docker build` flags (e.g. --no-cache)
@@ -43,6 +44,7 @@ PUBLISH_ADDR="${LOCAL_PUBLISH_ADDR:-127.0.0.1}"
 HTTP_PORT="${LOCAL_HTTP_PORT:-9080}"
 HTTPS_PORT="${LOCAL_HTTPS_PORT:-9443}"
 FRONTEND_SUBNET="${LOCAL_FRONTEND_SUBNET:-172.30.80.0/24}"
+MONITORING_SUBNET="${LOCAL_MONITORING_SUBNET:-172.30.81.0/24}"
 APP_IMAGE="${APP_IMAGE:-djangoapp/web:latest}"
 
 log() { printf 'local-stack: %s\n' "$*" >&2; }
@@ -191,6 +193,7 @@ write_env_file() {
       printf 'HTTP_PORT=%s\n' "${HTTP_PORT}"
       printf 'HTTPS_PORT=%s\n' "${HTTPS_PORT}"
       printf 'FRONTEND_SUBNET=%s\n' "${FRONTEND_SUBNET}"
+      printf 'MONITORING_SUBNET=%s\n' "${MONITORING_SUBNET}"
       printf 'NGINX_CONF_DIR=%s\n' "${STATE}/nginx/conf.d"
       printf 'NGINX_SNIPPETS_DIR=%s\n' "${NGINX_ROLE}/files/snippets"
       printf 'NGINX_MAINTENANCE_DIR=%s\n' "${STATE}/nginx/maintenance"

@@ -77,6 +77,14 @@ def test_a_failed_backup_posts_its_unit_and_log_to_the_webhook(host, project, st
     assert any("db" in line for line in notice["log"]), notice["log"]
 
 
+def served_end(host, domain: str) -> str:
+    """The notAfter line of the certificate nginx serves on 127.0.0.1:443."""
+    return host.run(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {domain} </dev/null 2>/dev/null"
+        " | openssl x509 -noout -enddate"
+    ).stdout.strip()
+
+
 def test_the_self_check_passes_then_reports_a_short_lived_certificate(
     host, project, stack_root, domain, webhook
 ):
@@ -95,6 +103,11 @@ def test_the_self_check_passes_then_reports_a_short_lived_certificate(
             f" -subj /CN={domain} -addext subjectAltName=DNS:{domain}"
             f" -keyout {tls}/privkey.pem -out {tls}/fullchain.pem 2>/dev/null && {reload_nginx}"
         )
+        # `nginx -s reload` returns before the new workers take over.
+        new_end = host.check_output(f"openssl x509 -noout -enddate -in {tls}/fullchain.pem")
+        deadline = time.monotonic() + 30
+        while served_end(host, domain) != new_end and time.monotonic() < deadline:
+            time.sleep(0.5)
         assert host.run(f"systemctl start {project}-selfcheck.service").rc != 0
         notice = wait_for_unit_notification(webhook, f"{project}-selfcheck")
     finally:

@@ -3,6 +3,7 @@ control node against the converged host through this scenario's inventory, as an
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -35,6 +36,13 @@ def test_status_names_the_serving_release_and_the_failed_units(host, project):
     )
     assert f"failed units (alerts): {failed.strip() or 'none'}" in out, out
     assert "ok: certificate of" in out  # the self-check's lines
+    # The monitoring profile is on here: the alerts Prometheus fires, by name.
+    firing = json.loads(host.check_output("curl --silent --fail http://127.0.0.1:9090/api/v1/alerts"))
+    names = {a["labels"]["alertname"] for a in firing["data"]["alerts"] if a["state"] == "firing"}
+    assert "alerts firing (Prometheus):" in out, out
+    assert all(f'alertname="{name}"' in out for name in names), (names, out)
+    if not names:
+        assert "alerts firing (Prometheus): none" in out, out
 
 
 def test_logs_of_the_serving_slot(host):
