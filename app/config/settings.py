@@ -155,7 +155,7 @@ if config("DJANGO_METRICS", default=False, cast=bool):
     MIDDLEWARE = [
         "django_prometheus.middleware.PrometheusBeforeMiddleware",
         *MIDDLEWARE,
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
+        "core.metrics.PrometheusViewMiddleware",
     ]
     # Django's PostgreSQL backend with counted connections, queries and errors; pool options unchanged.
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"

@@ -53,7 +53,7 @@ def test_on_wraps_the_middleware_and_the_database_engine():
     assert on["middleware"] == [
         "django_prometheus.middleware.PrometheusBeforeMiddleware",
         *off["middleware"],
-        "django_prometheus.middleware.PrometheusAfterMiddleware",
+        "core.metrics.PrometheusViewMiddleware",
     ]
     # The app's own order holds inside: the request id first, axes last.
     assert off["middleware"][:2] == [
@@ -199,6 +199,13 @@ def test_the_master_serves_the_sum_of_its_workers(tmp_path):
         for _ in range(6):
             assert fetch(port, "/", PROXIED)[0] == 200
         assert landing_count(metrics_port) == 12
+        # The series the alert rules read, and none of those the trimmed middleware leaves out.
+        text = scrape(metrics_port)
+        assert sample(text, "django_http_responses_total_by_status_total", {"status": "200"}) >= 12
+        latency = {"view": "landing", "method": "GET", "le": "+Inf"}
+        assert sample(text, "django_http_requests_latency_seconds_by_view_method_bucket", latency) >= 12
+        assert sample(text, "django_http_requests_latency_including_middlewares_seconds_count", {}) >= 12
+        assert "django_http_responses_total_by_charset_total" not in text
 
         # Nothing of this through the site: nginx sends every path to Django.
         for path in ("/metrics", "/metrics/"):

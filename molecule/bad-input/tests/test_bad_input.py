@@ -82,6 +82,16 @@ CASES = [
     ),
     ("postgres-target-not-a-major", {"postgres_target": "18.1"}, r"postgres_target must be a PostgreSQL"),
     ("notify-webhook-not-a-url", {"vault_notify_webhook_url": "hooks.example.com/t"}, r"notify_webhook_url"),
+    # The monitoring profile.
+    ("monitoring-with-nowhere-to-alert", {"project_monitoring": True}, r"monitoring_webhook_url"),
+    ("monitoring-interval-without-unit", {"monitoring_scrape_interval": "15"}, r"monitoring_scrape_interval"),
+    ("alert-email-malformed", {"project_alert_emails": ["ops-at-example"]}, r"(notify|monitoring)_email_to"),
+    (
+        "monitoring-subnet-host-bits",
+        {"project_monitoring_subnet": "172.30.81.1/24"},
+        r"stack_monitoring_subnet",
+    ),
+    ("log-format-unknown", {"project_log_format": "xml"}, r"(nginx|stack)_log_format"),
     ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",

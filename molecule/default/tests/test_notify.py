@@ -1,6 +1,7 @@
 """Failure notifications (the notify role) on the converged host: a backup that fails and a self-check that
 finds a short-lived certificate each post to a webhook receiver this module runs on the host, the address
-molecule/shared/host_vars/molecule-host.yml gives as vault_notify_webhook_url."""
+molecule/shared/host_vars/molecule-host.yml gives as vault_notify_webhook_url. The self-check's notification
+also reaches test_mail.py's SMTP sink by e-mail."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import time
 
 import pytest
+from test_mail import host_smtp_sink
+from test_monitoring import wait_for
 
 RECEIVER_PORT = 39099
 HOOK_FILE = "/run/test-hook.jsonl"
@@ -43,6 +46,13 @@ def webhook(host):
 
     yield received
     host.run("systemctl stop test-hook-receiver")
+
+
+@pytest.fixture(scope="module")
+def mailbox(host):
+    """The e-mails the notify unit sent so far, as a function (test_mail.py's sink on the host)."""
+    with host_smtp_sink(host) as received:
+        yield received
 
 
 def wait_for_unit_notification(received, unit: str, timeout: float = 60) -> dict:
@@ -86,7 +96,7 @@ def served_end(host, domain: str) -> str:
 
 
 def test_the_self_check_passes_then_reports_a_short_lived_certificate(
-    host, project, stack_root, domain, webhook
+    host, project, stack_root, domain, webhook, mailbox
 ):
     host.check_output(f"systemctl start {project}-backup.service")  # a fresh dump for the backup-age check
     passed = host.run(f"systemctl start {project}-selfcheck.service")
@@ -116,5 +126,10 @@ def test_the_self_check_passes_then_reports_a_short_lived_certificate(
     assert len(problems) == 1, notice["log"]
     assert problems[0].startswith(f"PROBLEM: certificate: {domain} expires "), problems
     assert problems[0].endswith("within 14 days"), problems
+    # The same notification by e-mail.
+    mail = wait_for(
+        lambda: [m for m in mailbox() if f"{project}-selfcheck failed on" in m["subject"]], 60, "the mail"
+    )[-1]
+    assert problems[0] in mail["body"].splitlines(), mail["body"]
     # With the real certificate back it passes again (and the unit is no longer failed).
     assert host.run(f"systemctl start {project}-selfcheck.service").rc == 0
