@@ -6,6 +6,7 @@ choices (ansible/plugins/filter/nginx_site.py reads the image's `nginx -V`), for
 certificate in /etc/nginx/tls:
 
     render_nginx_site.py OUT_DIR "SERVER NAMES" [HTTPS_PORT] [--nginx-image IMAGE] [--tls-dir DIR]
+                         [--access-log plain|json]
 
 Writes OUT_DIR/site.conf, or nothing when an input is refused. Needs Jinja2 (the
 project's virtualenv has it: Ansible depends on it).
@@ -70,6 +71,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("https_port", nargs="?", default="443")
     parser.add_argument("--nginx-image", default="", help="read `nginx -V` of this image (default: baseline)")
     parser.add_argument("--tls-dir", type=Path, help="host directory of fullchain.pem and privkey.pem")
+    parser.add_argument(
+        "--access-log", choices=("plain", "json"), default="plain", help="the access line (nginx_log_format)"
+    )
     args = parser.parse_args(argv)
 
     if not SERVER_NAMES.fullmatch(args.server_names):
@@ -103,7 +107,7 @@ def main(argv: list[str]) -> int:
         # The certificate is self-signed (scripts/local-stack.sh makes it).
         "hsts": features.nginx_hsts(server_names[0], "selfsigned"),
         **_role_limits(),
-        "access_log": "site",
+        "access_log": "site_json" if args.access_log == "json" else "site",
         "status_allow": [],
         "features": features.nginx_features(nginx_v),
     }
