@@ -413,9 +413,10 @@ def test_networks_isolate_db_from_nginx(stack):
         service: {name.rsplit("_", 1)[-1] for name in container["NetworkSettings"]["Networks"]}
         for service, container in containers.items()
     }
-    assert networks["nginx"] == {"frontend"}
+    # `monitoring`: Prometheus's scrapes of web's metrics port and of nginx's stub_status; db is not on it.
+    assert networks["nginx"] == {"frontend", "monitoring"}
     assert networks["db"] == {"backend"}
-    assert networks["web"] == {"frontend", "backend"}
+    assert networks["web"] == {"frontend", "backend", "monitoring"}
     probe = stack.compose("exec", "-T", "nginx", "bash", "-c", "exec 3<>/dev/tcp/db/5432", check=False)
     assert probe.returncode != 0
 
