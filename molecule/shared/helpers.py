@@ -114,6 +114,7 @@ def run_playbook(
     extra_vars: dict | None = None,
     *,
     limit: str | None = None,
+    tags: str | None = None,
     check: bool = False,
     json_output: bool = False,
     timeout: int = 600,
@@ -125,6 +126,8 @@ def run_playbook(
         cmd += ["-e", json.dumps(extra_vars)]
     if limit:
         cmd += ["--limit", limit]
+    if tags:
+        cmd += ["--tags", tags]
     if check:
         cmd.append("--check")
     env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE_CFG), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")

@@ -12,11 +12,12 @@ import urllib.parse
 
 import pytest
 from conftest import HTTPS_PORT
-from helpers import container_ip, http_get, molecule_hosts
+from helpers import SITE_PLAYBOOK, container_ip, http_get, molecule_hosts, run_playbook
 
 testinfra_hosts = molecule_hosts()
 
 JOBS = {"web", "nginx", "postgres", "node", "prometheus", "alertmanager"}
+SERVICES = {"prometheus", "alertmanager", "node-exporter", "postgres-exporter", "nginx-exporter"}
 APP_REQUESTS = "sum(django_http_requests_total_by_view_transport_method_total)"
 RECEIVER = "alert-receiver"  # monitoring_webhook_url of host_vars/molecule-host.yml
 RECEIVER_SCRIPT = """
@@ -170,3 +171,28 @@ def test_stopping_the_database_fires_postgres_down(host, project, receiver):
     assert alerts[0]["annotations"]["summary"], alerts
     # The site recovers on its own; the alert is resolved.
     wait_for(lambda: value(host, "pg_up") == 1.0, 90, "pg_up back to 1")
+
+
+def test_the_profile_off_removes_its_containers_and_on_brings_them_back(host, project, domain):
+    """Last: the others need the profile running."""
+
+    def profile_containers() -> set[str]:
+        out = host.check_output(
+            "docker ps --all --filter label=com.docker.compose.project=%s "
+            "--format '{{.Label \"com.docker.compose.service\"}}'",
+            project,
+        )
+        return set(out.split()) & SERVICES
+
+    assert profile_containers() == SERVICES
+    off = run_playbook(SITE_PLAYBOOK, {"project_monitoring": False}, tags="monitoring")
+    assert off.returncode == 0, off.stdout[-3000:]
+    assert profile_containers() == set()
+    # The history stays; the rest of the stack is untouched.
+    assert host.run(f"docker volume inspect {project}_prometheus").rc == 0
+    assert http_get("/readyz", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True).status == 200
+
+    on = run_playbook(SITE_PLAYBOOK, tags="monitoring")
+    assert on.returncode == 0, on.stdout[-3000:]
+    assert profile_containers() == SERVICES
+    wait_for(lambda: {r["metric"]["job"] for r in query(host, "up == 1")} == JOBS, 90, "every job up again")
