@@ -152,6 +152,18 @@ def write_previous_run(directory):
     MmapedDict(str(directory / "histogram_999999.db")).close()
 
 
+def metrics_gunicorn(config, multiproc, metrics_port, *, metrics):
+    """A real gunicorn of the app on the test database, its metrics on or off (DJANGO_METRICS unset)."""
+    return gunicorn(
+        config,
+        DATABASE_URL=url_of_test_database(),
+        DJANGO_ALLOWED_HOSTS="localhost",
+        DJANGO_METRICS="true" if metrics else None,
+        APP_METRICS_PORT=str(metrics_port),
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc),
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_master_serves_the_sum_of_its_workers(tmp_path):
     multiproc = tmp_path / "multiproc"
@@ -159,14 +171,7 @@ def test_the_master_serves_the_sum_of_its_workers(tmp_path):
     write_previous_run(multiproc)
     metrics_port = free_port()
     config, report = reporting_config(tmp_path)
-    with gunicorn(
-        config,
-        DATABASE_URL=url_of_test_database(),
-        DJANGO_ALLOWED_HOSTS="localhost",
-        DJANGO_METRICS="true",
-        APP_METRICS_PORT=str(metrics_port),
-        PROMETHEUS_MULTIPROC_DIR=str(multiproc),
-    ) as (port, process):
+    with metrics_gunicorn(config, multiproc, metrics_port, metrics=True) as (port, process):
         assert not list(multiproc.glob("*_999999.db")), "files of a previous run were kept"
         assert landing_count(metrics_port) == 0
 
@@ -220,14 +225,7 @@ def test_with_metrics_off_a_worker_loads_nothing_of_them(tmp_path):
     multiproc.mkdir()
     metrics_port = free_port()
     config, report = reporting_config(tmp_path)
-    with gunicorn(
-        config,
-        DATABASE_URL=url_of_test_database(),
-        DJANGO_ALLOWED_HOSTS="localhost",
-        DJANGO_METRICS=None,
-        APP_METRICS_PORT=str(metrics_port),
-        PROMETHEUS_MULTIPROC_DIR=str(multiproc),
-    ) as (port, _process):
+    with metrics_gunicorn(config, multiproc, metrics_port, metrics=False) as (port, _process):
         for path in ("/", "/healthz", "/no-such-page/"):
             fetch(port, path, PROXIED)
         modules = loaded_modules(report)
