@@ -87,12 +87,19 @@ def test_a_failed_backup_posts_its_unit_and_log_to_the_webhook(host, project, st
     assert any("db" in line for line in notice["log"]), notice["log"]
 
 
-def served_end(host, domain: str) -> str:
-    """The notAfter line of the certificate nginx serves on 127.0.0.1:443."""
-    return host.run(
+def reload_and_wait(host, project: str, stack_root: str, domain: str) -> None:
+    """Reloads nginx and waits until it serves the certificate of the tls directory: `nginx -s reload`
+    returns before the new workers take over."""
+    host.check_output(f"{stack_root}/bin/nginx-reload {project}")
+    wanted = host.check_output(f"openssl x509 -noout -enddate -in {stack_root}/tls/fullchain.pem")
+    served = (
         f"openssl s_client -connect 127.0.0.1:443 -servername {domain} </dev/null 2>/dev/null"
         " | openssl x509 -noout -enddate"
-    ).stdout.strip()
+    )
+    deadline = time.monotonic() + 30
+    while host.run(served).stdout.strip() != wanted:
+        assert time.monotonic() < deadline, f"nginx does not serve {wanted} 30 s after its reload"
+        time.sleep(0.5)
 
 
 def test_the_self_check_passes_then_reports_a_short_lived_certificate(
@@ -105,23 +112,19 @@ def test_the_self_check_passes_then_reports_a_short_lived_certificate(
     assert f"ok: certificate of {domain} valid until" in log
 
     tls = f"{stack_root}/tls"
-    reload_nginx = f"{stack_root}/bin/nginx-reload {project}"
     host.check_output(f"cp -a {tls}/fullchain.pem {tls}/privkey.pem /run/")
     try:
         host.check_output(
             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3"
             f" -subj /CN={domain} -addext subjectAltName=DNS:{domain}"
-            f" -keyout {tls}/privkey.pem -out {tls}/fullchain.pem 2>/dev/null && {reload_nginx}"
+            f" -keyout {tls}/privkey.pem -out {tls}/fullchain.pem 2>/dev/null"
         )
-        # `nginx -s reload` returns before the new workers take over.
-        new_end = host.check_output(f"openssl x509 -noout -enddate -in {tls}/fullchain.pem")
-        deadline = time.monotonic() + 30
-        while served_end(host, domain) != new_end and time.monotonic() < deadline:
-            time.sleep(0.5)
+        reload_and_wait(host, project, stack_root, domain)
         assert host.run(f"systemctl start {project}-selfcheck.service").rc != 0
         notice = wait_for_unit_notification(webhook, f"{project}-selfcheck")
     finally:
-        host.check_output(f"cp -a /run/fullchain.pem /run/privkey.pem {tls}/ && {reload_nginx}")
+        host.check_output(f"cp -a /run/fullchain.pem /run/privkey.pem {tls}/")
+        reload_and_wait(host, project, stack_root, domain)
     problems = [line for line in notice["log"] if line.startswith("PROBLEM: ")]
     assert len(problems) == 1, notice["log"]
     assert problems[0].startswith(f"PROBLEM: certificate: {domain} expires "), problems
@@ -132,4 +135,6 @@ def test_the_self_check_passes_then_reports_a_short_lived_certificate(
     )[-1]
     assert problems[0] in mail["body"].splitlines(), mail["body"]
     # With the real certificate back it passes again (and the unit is no longer failed).
-    assert host.run(f"systemctl start {project}-selfcheck.service").rc == 0
+    again = host.run(f"systemctl start {project}-selfcheck.service")
+    log = host.check_output(f"journalctl --unit {project}-selfcheck --no-pager --output cat --lines 20")
+    assert again.rc == 0, log
