@@ -109,6 +109,7 @@ def main(argv: list[str]) -> int:
         **_role_limits(),
         "access_log": "site_json" if args.access_log == "json" else "site",
         "status_allow": [],
+        "upstream_dns": "",
         "features": features.nginx_features(nginx_v),
     }
     env = jinja2.Environment(  # noqa: S701 - nginx configuration, not HTML

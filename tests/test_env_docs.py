@@ -10,7 +10,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "config" / "environment.md"
-COMPOSE_FILES = sorted((ROOT / "docker").glob("compose*.yml"))
+# The Compose files and the Swarm stack file (docker stack deploy interpolates the same way).
+COMPOSE_FILES = sorted((ROOT / "docker").glob("compose*.yml")) + sorted((ROOT / "docker").glob("stack.yml"))
 
 # Names under which app code calls python-decouple: `config` in settings, `env` in gunicorn.conf.py.
 CONFIG_FUNCTIONS = {"config", "env"}

@@ -19,11 +19,13 @@ SANDBOX = ROOT / "scripts" / "sandbox-host.sh"
 SCENARIOS = sorted(ROOT.glob("molecule/*/molecule.yml"))
 
 # What a Molecule platform or the create task may set per host, or as Molecule's own bookkeeping.
-PLATFORM_KEYS = {"name", "hostname", "published_ports"}
+PLATFORM_KEYS = {"name", "hostname", "published_ports", "networks", "groups"}
 CREATE_PER_HOST = {
     "name",
     "hostname",
     "published_ports",
+    "network_mode",
+    "networks",
     "image",
     "pull",
     "labels",

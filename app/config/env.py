@@ -2,15 +2,21 @@
 
 python-decouple's default `config` (AutoConfig) would also read a `.env` or `settings.ini` found in the
 caller's directory or any parent of it. The same image must behave identically everywhere and only its
-environment may change it, so files are never consulted.
+environment may change it, so no such file is consulted.
+
+The one other source is the secrets directory (APP_SECRETS_DIR, /run/secrets by default: where Docker Swarm
+mounts a service's secrets): a file named like a variable holds its value, for the variables the
+environment does not set (python-decouple's RepositorySecret).
 """
 
 import ipaddress
+import os
 
-from decouple import Choices, Config, Csv, RepositoryEmpty, UndefinedValueError, undefined
+from decouple import Choices, Config, Csv, RepositoryEmpty, RepositorySecret, UndefinedValueError, undefined
 from django.core.exceptions import ImproperlyConfigured
 
-_environment = Config(RepositoryEmpty())
+_secrets_dir = os.environ.get("APP_SECRETS_DIR", "/run/secrets")
+_environment = Config(RepositorySecret(_secrets_dir) if os.path.isdir(_secrets_dir) else RepositoryEmpty())
 
 # Comma-separated list; blank items (a trailing comma, " , ") are dropped rather than kept as "".
 csv_list = Csv(post_process=lambda items: [item for item in items if item])

@@ -47,7 +47,7 @@ declare -A USES_HOST_CA=([python]=1 [certbot]=1 [systemd-host]=1)
 # package and suite given (forky where Debian 13's version is too old).
 declare -A CONTEXT=([postgres-18]=postgres [prometheus]=monitoring [alertmanager]=monitoring
   [node-exporter]=monitoring [postgres-exporter]=monitoring [nginx-exporter]=monitoring)
-declare -A BUILD_ARGS=([postgres-18]="PG_MAJOR=18 PG_SUITE=forky"
+declare -A BUILD_ARGS=([postgres-18]="PG_MAJOR=18 PG_SUITE=forky" [nginx]="SUITE=forky"
   [prometheus]="PACKAGE=prometheus SUITE=forky"
   [alertmanager]="PACKAGE=prometheus-alertmanager SUITE=forky"
   [node-exporter]="PACKAGE=prometheus-node-exporter SUITE=trixie"

@@ -2,6 +2,7 @@
 # Entrypoint of local/postgres:<major>, compatible with the official postgres image for
 # the interface the project uses:
 #   POSTGRES_PASSWORD          superuser password (required unless trust auth)
+#   POSTGRES_PASSWORD_FILE     or a file holding it (a Swarm secret), like the official image
 #   POSTGRES_USER              superuser name (default postgres)
 #   POSTGRES_DB                database created on first start (default = user)
 #   POSTGRES_HOST_AUTH_METHOD  auth for TCP connections (default scram-sha-256)
@@ -23,6 +24,15 @@ fi
 
 : "${PGDATA:=/var/lib/postgresql/data}"
 export PGDATA
+
+# The official image's VAR_FILE convention, for the variable this entrypoint reads.
+if [[ -n "${POSTGRES_PASSWORD_FILE:-}" ]]; then
+  if [[ -n "${POSTGRES_PASSWORD:-}" ]]; then
+    printf 'error: both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set (but are exclusive)\n' >&2
+    exit 1
+  fi
+  POSTGRES_PASSWORD=$(<"${POSTGRES_PASSWORD_FILE}")
+fi
 
 if [[ "$(id -u)" == 0 ]]; then
   mkdir -p "${PGDATA}" /var/run/postgresql
