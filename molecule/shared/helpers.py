@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -137,3 +138,12 @@ def run_playbook(
     return subprocess.run(  # noqa: S603 - argv list, no shell
         cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
+
+
+def repo_copy(root: Path) -> Path:
+    """A copy, under root, of what the stack role reads from the repository (docker/, app/), to break on
+    purpose; pass it as stack_repo_dir."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "staticfiles", ".venv")
+    shutil.copytree(REPO / "app", root / "app", ignore=ignore)
+    shutil.copytree(REPO / "docker", root / "docker", ignore=ignore)
+    return root

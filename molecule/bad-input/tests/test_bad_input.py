@@ -43,6 +43,19 @@ CLOUDFLARE_OPEN = {
     "vault_cloudflare_origin_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----",
 }
 
+# A one-node Swarm that passes every check: the cases below break one thing each (extra vars override the
+# inventory groups' mapping, ansible/playbooks/group_vars/all/project.yml).
+HOST = "molecule-bad-input"
+CLUSTER = {
+    "project_engine": "swarm",
+    "project_node_network": "10.9.0.0/24",
+    "swarm_node_address": "10.9.0.5",
+    "swarm_managers": [HOST],
+    "swarm_workers": [],
+    "swarm_db_nodes": [HOST],
+    "swarm_edge_nodes": [HOST],
+}
+
 # (case id, extra vars, variable the refusal must name)
 CASES = [
     ("domain-missing", {"project_domain": ""}, r"(tls|stack)_domain"),
@@ -92,6 +105,14 @@ CASES = [
         r"stack_monitoring_subnet",
     ),
     ("log-format-unknown", {"project_log_format": "xml"}, r"(nginx|stack)_log_format"),
+    # The cluster inventory (project_engine swarm).
+    ("cluster-database-on-no-node", CLUSTER | {"swarm_db_nodes": []}, r"swarm_db_node"),
+    ("cluster-even-managers", CLUSTER | {"swarm_managers": [HOST, "second-manager"]}, r"swarm_managers"),
+    ("cluster-edge-without-nodes", CLUSTER | {"swarm_edge_nodes": []}, r"swarm_edge_nodes"),
+    ("cluster-address-outside-network", CLUSTER | {"swarm_node_address": "10.8.0.5"}, r"swarm_node_address"),
+    ("cluster-network-host-bits", CLUSTER | {"project_node_network": "10.9.0.5/24"}, r"swarm_node_network"),
+    ("web-replicas-zero", CLUSTER | {"project_web_replicas": 0}, r"stack_web_replicas"),
+    ("engine-unknown", {"project_engine": "kubernetes"}, r"stack_engine"),
     ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",
