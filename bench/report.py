@@ -7,6 +7,7 @@ Citing a name that is neither fails the render.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -360,6 +361,53 @@ def deploy_tables(fig: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Figures of the Molecule scenario `swarm` (molecule/swarm/tests write build/swarm-metrics.json; a run's copy
+# with its date and commit is kept here).
+SWARM_FIGURES = Path(__file__).with_name("swarm.json")
+SWARM_LOADS = (
+    ("rolling_update", "rolling update to a new release, 3 replicas", "rolling_update_seconds"),
+    ("rolled_back_update", "update whose new replicas fail their healthcheck (Swarm rolls back)", None),
+    ("reschedule", "a worker host stopped, its replicas rescheduled", "reschedule_seconds"),
+)
+
+
+def swarm_tables(_fig: dict) -> str:
+    if not SWARM_FIGURES.exists():
+        return (
+            "Not measured yet: `molecule test -s swarm` writes build/swarm-metrics.json; "
+            "copy it to bench/swarm.json.\n"
+        )
+    sw = json.loads(SWARM_FIGURES.read_text())
+    lines = [
+        f"Measured {sw['date']} at commit {sw['commit']} by `molecule test -s swarm` (bench/swarm.json): "
+        "three systemd host containers on this machine, keep-alive clients through the edge node for the "
+        "whole operation (wrk: GETs of `/`, POSTs; h2load: GETs of `/` and `/healthz`).",
+        "",
+        "| operation | seconds | requests | failed (errors + non-2xx) | wrk GET p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for key, label, seconds_key in SWARM_LOADS:
+        clients = sw.get(f"{key}_clients")
+        if not clients:
+            continue
+        seconds = sw.get(seconds_key or f"{key}_seconds")
+        requests = sum(c["requests"] for c in clients.values())
+        failed = sum(c["connection_errors"] + c["non_2xx"] for c in clients.values())
+        p99 = clients.get("wrk-get", {}).get("p99_ms")
+        lines.append(
+            f"| {label} | {seconds:.0f} | {requests:,} | {failed} | {p99:.0f} |"
+            if seconds is not None and p99 is not None
+            else f"| {label} | | {requests:,} | {failed} | |"
+        )
+    if "cold_converge_s" in sw:
+        lines += [
+            "",
+            f"Cold `site.yml` on the three fresh hosts: {sw['cold_converge_s']:.0f} s; the rerun "
+            f"(0 changed): {sw['idempotence_s']:.0f} s (the scenario's converge and idempotence steps).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 # --- the page ---
 
 BLOCKS: dict[str, Callable[[dict], str]] = {
@@ -367,6 +415,7 @@ BLOCKS: dict[str, Callable[[dict], str]] = {
     "targets_table": targets_table,
     "candidates_table": candidates_table,
     "deploy_tables": deploy_tables,
+    "swarm_tables": swarm_tables,
 }
 
 

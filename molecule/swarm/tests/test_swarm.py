@@ -28,9 +28,10 @@ from conftest import (
     wait_for,
     web_tasks,
 )
-from helpers import repo_copy
+from helpers import SITE_PLAYBOOK, repo_copy, run_playbook
 
 SWARM_PORTS = {"2377/tcp", "7946/tcp", "7946/udp", "4789/udp"}
+PLAYBOOKS = SITE_PLAYBOOK.parent
 
 
 def node_tcp_open(node: str, address: str, port: int) -> bool:
@@ -182,6 +183,20 @@ def test_an_update_failing_its_healthcheck_is_rolled_back_and_the_play_names_it(
     record_metric("rolled_back_update_clients", results)
     assert_no_failures(results)
     assert clients.releases_seen() == ["swarm-2"], results
+    assert get("/").header("X-App-Release") == "swarm-2"
+
+
+def test_a_backup_runs_on_the_database_node():
+    result = run_playbook(PLAYBOOKS / "backup.yml", timeout=600)
+    assert result.returncode == 0, output_of(result)[-3000:]
+    dumps = node_sh(DB_NODE, f"ls /var/backups/{PROJECT}").stdout.split()
+    assert any(name.endswith(".dump") for name in dumps), dumps
+
+
+def test_a_playbook_built_for_one_host_only_is_refused_before_any_change():
+    result = run_playbook(PLAYBOOKS / "rollback.yml", timeout=300)
+    assert result.returncode != 0
+    assert "this playbook runs with Compose only so far" in output_of(result), output_of(result)[-3000:]
     assert get("/").header("X-App-Release") == "swarm-2"
 
 
