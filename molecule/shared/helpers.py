@@ -147,3 +147,12 @@ def repo_copy(root: Path) -> Path:
     shutil.copytree(REPO / "app", root / "app", ignore=ignore)
     shutil.copytree(REPO / "docker", root / "docker", ignore=ignore)
     return root
+
+
+def write_metric(path: Path, name: str, value) -> None:
+    """One measured figure of a scenario into its JSON file (under build/, ignored by git), and printed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data[name] = value
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"METRIC {name} = {json.dumps(value)}")

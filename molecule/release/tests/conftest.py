@@ -23,7 +23,7 @@ from pathlib import Path
 
 import clients
 import pytest
-from helpers import ANSIBLE_CFG, REPO, molecule_inventory, repo_copy, sandbox_vars
+from helpers import ANSIBLE_CFG, REPO, molecule_inventory, repo_copy, sandbox_vars, write_metric
 
 HOST = "molecule-release"
 HTTPS_PORT = 38443
@@ -353,11 +353,7 @@ def RealClients(workdir: Path, **options) -> clients.RealClients:
 
 
 def record_metric(name: str, value) -> None:
-    METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(METRICS_FILE.read_text(encoding="utf-8")) if METRICS_FILE.exists() else {}
-    data[name] = value
-    METRICS_FILE.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"METRIC {name} = {json.dumps(value)}")
+    write_metric(METRICS_FILE, name, value)
 
 
 @pytest.fixture(scope="session", autouse=True)

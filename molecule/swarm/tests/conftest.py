@@ -8,7 +8,6 @@ and time.
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import subprocess
@@ -16,7 +15,8 @@ import time
 from pathlib import Path
 
 import clients
-from helpers import REPO, SITE_PLAYBOOK, http_get, run_playbook, sandbox_vars
+import pytest
+from helpers import REPO, SITE_PLAYBOOK, http_get, run_playbook, sandbox_vars, write_metric
 
 MANAGER, DB_NODE, WORKER = "swarm-1", "swarm-2", "swarm-3"
 NODES = {MANAGER: "172.30.90.11", DB_NODE: "172.30.90.12", WORKER: "172.30.90.13"}
@@ -99,8 +99,9 @@ def wait_for(predicate, *, timeout: float, interval: float = 1.0, what: str = "c
 
 
 def record_metric(name: str, value) -> None:
-    METRICS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    data = json.loads(METRICS_FILE.read_text(encoding="utf-8")) if METRICS_FILE.exists() else {}
-    data[name] = value
-    METRICS_FILE.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"METRIC {name} = {json.dumps(value)}")
+    write_metric(METRICS_FILE, name, value)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_metrics():
+    METRICS_FILE.unlink(missing_ok=True)
