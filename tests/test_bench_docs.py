@@ -6,6 +6,8 @@ must refuse a name that no figure or table has, rather than print it or drop it.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from bench import report
 from bench.figures import NAMED
@@ -35,3 +37,27 @@ def test_substitution_fills_names_and_keeps_escaped_braces():
 
 def test_blocks_and_figures_do_not_share_a_name():
     assert not set(report.BLOCKS) & set(NAMED)
+
+
+def test_the_swarm_block_renders_the_scenarios_figures(tmp_path, monkeypatch):
+    clients = {
+        "wrk-get": {"requests": 900, "connection_errors": 0, "non_2xx": 1, "p99_ms": 120.4},
+        "h2load": {"requests": 100, "connection_errors": 2, "non_2xx": 0},
+    }
+    figures = tmp_path / "swarm.json"
+    figures.write_text(
+        json.dumps(
+            {
+                "date": "2026-12-07",
+                "commit": "abc",
+                "rolling_update_seconds": 131.9,
+                "rolling_update_clients": clients,
+            }
+        )
+    )
+    monkeypatch.setattr(report, "SWARM_FIGURES", figures)
+    text = report.swarm_tables({})
+    assert "| rolling update to a new release, 3 replicas | 132 | 1,000 | 3 | 120 |" in text
+    assert "reschedul" not in text  # absent figures are left out, not shown empty
+    monkeypatch.setattr(report, "SWARM_FIGURES", tmp_path / "absent.json")
+    assert report.swarm_tables({}).startswith("Not measured yet")
