@@ -20,7 +20,7 @@ from helpers import REPO, SITE_PLAYBOOK, http_get, run_playbook, sandbox_vars, w
 
 MANAGER, DB_NODE, WORKER = "swarm-1", "swarm-2", "swarm-3"
 NODES = {MANAGER: "172.30.90.11", DB_NODE: "172.30.90.12", WORKER: "172.30.90.13"}
-HTTPS_PORT = 28443
+HTTPS_PORT = 48443
 PROJECT = sandbox_vars()["project_name"]
 DOMAIN = sandbox_vars()["project_domain"]
 SITE = f"https://{DOMAIN}:{HTTPS_PORT}"
