@@ -37,6 +37,15 @@ def test_features_follow_the_versions(text, nginx, openssl, http2_directive, mlk
     assert features["ecdh_curve"] == [*expected, "X25519", "prime256v1", "secp384r1"]
 
 
+@pytest.mark.parametrize(
+    ("version", "default_on"),
+    [("1.26.3", False), ("1.28.0", False), ("1.29.6", False), ("1.29.7", True), ("1.30.6", True)],
+)
+def test_upstream_keepalive_is_on_by_default_from_1_29_7(version, default_on):
+    features = nginx_site.nginx_features(f"nginx version: nginx/{version}\nbuilt with OpenSSL 3.5.1")
+    assert features["upstream_keepalive_default"] is default_on
+
+
 def test_openssl_3_10_is_newer_than_3_5():
     features = nginx_site.nginx_features("nginx/1.27.0\nbuilt with OpenSSL 3.10.0")
     assert "X25519MLKEM768" in features["ecdh_curve"]

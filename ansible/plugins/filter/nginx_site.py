@@ -12,6 +12,9 @@ import re
 
 # `http2 on;` exists since nginx 1.25.1; older versions take the `http2` listen parameter.
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
+# Since nginx 1.29.7 an upstream keeps idle connections by default (`keepalive 32 local`); `keepalive 0`
+# turns that off, and older versions refuse 0.
+UPSTREAM_KEEPALIVE_DEFAULT_SINCE = (1, 29, 7)
 # The hybrid post-quantum key exchange X25519MLKEM768 needs OpenSSL 3.5.
 MLKEM_SINCE = (3, 5)
 # Mozilla server-side TLS 6.0 (intermediate) groups, most preferred first.
@@ -41,6 +44,7 @@ def nginx_features(nginx_v: str) -> dict:
         "nginx_version": nginx,
         "openssl_version": openssl,
         "http2_directive": _version(nginx) >= HTTP2_DIRECTIVE_SINCE,
+        "upstream_keepalive_default": _version(nginx) >= UPSTREAM_KEEPALIVE_DEFAULT_SINCE,
         "ecdh_curve": (["X25519MLKEM768"] if mlkem else []) + CLASSIC_GROUPS,
     }
 
