@@ -156,3 +156,15 @@ def write_metric(path: Path, name: str, value) -> None:
     data[name] = value
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"METRIC {name} = {json.dumps(value)}")
+
+
+def break_healthz(source: Path) -> None:
+    """Make /healthz of a repo_copy answer 500: a release that fails its healthcheck."""
+    middleware = source / "app" / "core" / "middleware.py"
+    text = middleware.read_text(encoding="utf-8")
+    broken = text.replace(
+        'return self._json(200, status="ok", release=self.release)\n\n    def readiness',
+        'return self._json(500, status="broken on purpose", release=self.release)\n\n    def readiness',
+    )
+    assert broken != text, "the healthz answer of core/middleware.py changed: update break_healthz"
+    middleware.write_text(broken, encoding="utf-8")

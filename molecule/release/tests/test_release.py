@@ -33,6 +33,7 @@ from conftest import (
     slots_record,
     wait_for,
 )
+from helpers import break_healthz
 
 FIRST = "molecule"  # molecule/shared/host_vars/molecule-release.yml
 SECOND = "v2"
@@ -146,14 +147,7 @@ def test_zero_downtime_release_under_load_and_the_deploy_lock(tmp_path):
 
 def test_release_failing_its_healthcheck_never_receives_traffic(release_source, tmp_path):
     source = release_source()
-    middleware = source / "app" / "core" / "middleware.py"
-    text = middleware.read_text(encoding="utf-8")
-    broken = text.replace(
-        'return self._json(200, status="ok", release=self.release)\n\n    def readiness',
-        'return self._json(500, status="broken on purpose", release=self.release)\n\n    def readiness',
-    )
-    assert broken != text
-    middleware.write_text(broken, encoding="utf-8")
+    break_healthz(source)
 
     since = time.time()
     with Load(rate=40, threads=4) as load, RealClients(workdir=tmp_path) as clients:

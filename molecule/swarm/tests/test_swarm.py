@@ -28,7 +28,7 @@ from conftest import (
     wait_for,
     web_tasks,
 )
-from helpers import SITE_PLAYBOOK, repo_copy, run_playbook
+from helpers import SITE_PLAYBOOK, break_healthz, repo_copy, run_playbook
 
 SWARM_PORTS = {"2377/tcp", "7946/tcp", "7946/udp", "4789/udp"}
 PLAYBOOKS = SITE_PLAYBOOK.parent
@@ -162,14 +162,7 @@ def test_rolling_update_under_keepalive_load_fails_no_request(tmp_path):
 
 def test_an_update_failing_its_healthcheck_is_rolled_back_and_the_play_names_it(tmp_path):
     source = repo_copy(tmp_path / "repo")
-    middleware = source / "app" / "core" / "middleware.py"
-    text = middleware.read_text(encoding="utf-8")
-    broken = text.replace(
-        'return self._json(200, status="ok", release=self.release)\n\n    def readiness',
-        'return self._json(500, status="broken on purpose", release=self.release)\n\n    def readiness',
-    )
-    assert broken != text
-    middleware.write_text(broken, encoding="utf-8")
+    break_healthz(source)
     with real_clients(tmp_path, min_requests=2_000, max_seconds=600) as clients:
         started = time.monotonic()
         result = deploy("broken-health", stack_repo_dir=str(source))
