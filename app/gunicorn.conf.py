@@ -17,6 +17,7 @@ from gunicorn.glogging import Logger
 from config.env import Choices, csv_list
 from config.env import config as env
 from config.logs import build_logging
+from config.replica import replica_binds
 
 wsgi_app = "config.wsgi:application"
 # Load Django once in the master, then fork: workers share its memory pages, a configuration error stops
@@ -24,7 +25,11 @@ wsgi_app = "config.wsgi:application"
 # Nothing connects to the database at import time, so every worker opens its own connections.
 preload_app = True
 
-bind = env("GUNICORN_BIND", default="0.0.0.0:8000", cast=csv_list)
+# With GUNICORN_REPLICAS above 1, several containers share the release slot's socket directory and each binds
+# a socket of its own (config/replica.py).
+bind = replica_binds(
+    env("GUNICORN_BIND", default="0.0.0.0:8000", cast=csv_list), env("GUNICORN_REPLICAS", default=1, cast=int)
+)
 workers = env("GUNICORN_WORKERS", default=2, cast=int)
 threads = env("GUNICORN_THREADS", default=4, cast=int)
 # gthread lets one worker overlap requests that wait on PostgreSQL; with a single thread the plain

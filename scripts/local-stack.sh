@@ -23,6 +23,7 @@
 #   LOCAL_HTTPS_PORT         published HTTPS port (9443)
 #   LOCAL_FRONTEND_SUBNET    subnet of the nginx<->web network (172.30.80.0/24)
 #   LOCAL_MONITORING_SUBNET  subnet of the internal monitoring network (172.30.81.0/24)
+#   LOCAL_WEB_REPLICAS       web containers (1); nginx spreads the requests over their sockets
 #   APP_IMAGE                tag of the app image built here (djangoapp/web:latest)
 #   APP_RELEASE              release label baked into it (default: scripts/release-label.sh)
 #   LOCAL_BUILD_FLAGS        extra `docker build` flags (e.g. --no-cache)
@@ -45,6 +46,7 @@ HTTP_PORT="${LOCAL_HTTP_PORT:-9080}"
 HTTPS_PORT="${LOCAL_HTTPS_PORT:-9443}"
 FRONTEND_SUBNET="${LOCAL_FRONTEND_SUBNET:-172.30.80.0/24}"
 MONITORING_SUBNET="${LOCAL_MONITORING_SUBNET:-172.30.81.0/24}"
+WEB_REPLICAS="${LOCAL_WEB_REPLICAS:-1}"
 APP_IMAGE="${APP_IMAGE:-djangoapp/web:latest}"
 
 log() { printf 'local-stack: %s\n' "$*" >&2; }
@@ -112,7 +114,7 @@ python_with_jinja() {
 # Renders the nginx role's site template (the one Ansible writes on hosts).
 render_nginx() {
   local out=$1 names=$2 port=${3:-443}
-  local -a extra=()
+  local -a extra=(--web-replicas "${WEB_REPLICAS}")
   [[ -z "${NGINX_IMAGE:-}" ]] || extra+=(--nginx-image "${NGINX_IMAGE}")
   [[ ! -f "${STATE}/tls/fullchain.pem" ]] || extra+=(--tls-dir "${STATE}/tls")
   "$(python_with_jinja)" "${ROOT}/scripts/render_nginx_site.py" "${out}" "${names}" "${port}" "${extra[@]}" ||
@@ -194,6 +196,7 @@ write_env_file() {
       printf 'HTTPS_PORT=%s\n' "${HTTPS_PORT}"
       printf 'FRONTEND_SUBNET=%s\n' "${FRONTEND_SUBNET}"
       printf 'MONITORING_SUBNET=%s\n' "${MONITORING_SUBNET}"
+      printf 'WEB_REPLICAS=%s\n' "${WEB_REPLICAS}"
       printf 'NGINX_CONF_DIR=%s\n' "${STATE}/nginx/conf.d"
       printf 'NGINX_SNIPPETS_DIR=%s\n' "${NGINX_ROLE}/files/snippets"
       printf 'NGINX_MAINTENANCE_DIR=%s\n' "${STATE}/nginx/maintenance"

@@ -6,7 +6,7 @@ choices (ansible/plugins/filter/nginx_site.py reads the image's `nginx -V`), for
 certificate in /etc/nginx/tls:
 
     render_nginx_site.py OUT_DIR "SERVER NAMES" [HTTPS_PORT] [--nginx-image IMAGE] [--tls-dir DIR]
-                         [--access-log plain|json]
+                         [--access-log plain|json] [--web-replicas N]
 
 Writes OUT_DIR/site.conf, or nothing when an input is refused. Needs Jinja2 (the
 project's virtualenv has it: Ansible depends on it).
@@ -30,6 +30,8 @@ ROLE = ANSIBLE / "roles" / "nginx"
 FEATURES_PLUGIN = ANSIBLE / "plugins" / "filter" / "nginx_site.py"
 # Host names separated by single spaces: nothing that could end the server_name directive.
 SERVER_NAMES = re.compile(r"[A-Za-z0-9.*_-]+( [A-Za-z0-9.*_-]+)*")
+# The sockets' path as nginx sees it (the role's _nginx_slots_mount, `live`, _nginx_socket_name).
+LIVE_SOCKET = "/run/app/live/gunicorn.sock"
 MANAGED = "Rendered by scripts/render_nginx_site.py from the nginx role's templates: edit those, not this."
 CONTAINER_CERT_DIR = "/etc/nginx/tls"
 
@@ -74,10 +76,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--access-log", choices=("plain", "json"), default="plain", help="the access line (nginx_log_format)"
     )
+    parser.add_argument(
+        "--web-replicas", type=int, default=1, help="web containers per release slot (WEB_REPLICAS)"
+    )
     args = parser.parse_args(argv)
 
     if not SERVER_NAMES.fullmatch(args.server_names):
         parser.error(f"invalid server name(s) {args.server_names!r}: host names separated by single spaces")
+    if args.web_replicas < 1:
+        parser.error(f"invalid --web-replicas {args.web_replicas}: 1 or more")
     if not re.fullmatch(r"[0-9]{1,5}", args.https_port) or not 1 <= int(args.https_port) <= 65535:
         parser.error(f"invalid HTTPS port {args.https_port!r}")
 
@@ -110,6 +117,7 @@ def main(argv: list[str]) -> int:
         "access_log": "site_json" if args.access_log == "json" else "site",
         "status_allow": [],
         "upstream_dns": "",
+        "upstream_sockets": features.nginx_replica_sockets(args.web_replicas, LIVE_SOCKET),
         "features": features.nginx_features(nginx_v),
     }
     env = jinja2.Environment(  # noqa: S701 - nginx configuration, not HTML

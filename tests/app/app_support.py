@@ -78,14 +78,15 @@ def fetch(port, path, headers=None):
 
 
 @contextlib.contextmanager
-def gunicorn(config="gunicorn.conf.py", **overrides):
-    """A gunicorn master as the image runs it (`config`: another file for tests that add hooks); yields
-    (port, process) and stops it with SIGTERM."""
+def gunicorn(config="gunicorn.conf.py", unix_socket=None, **overrides):
+    """A gunicorn master as the image runs it (`config`: another file for tests that add hooks; `unix_socket`:
+    also bound there, as in a release slot); yields (port, process) and stops it with SIGTERM."""
     port = free_port()
+    bind = f"127.0.0.1:{port}" if unix_socket is None else f"unix:{unix_socket},127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(config), "config.wsgi"],
         cwd=APP_DIR,
-        env=base_env(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2", **overrides),
+        env=base_env(**{"GUNICORN_BIND": bind, "GUNICORN_WORKERS": "2", **overrides}),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,16 +1,21 @@
 """gunicorn.conf.py: its values from the environment, and a real gunicorn serving the app."""
 
+import http.client
 import json
 import re
 import runpy
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from app_support import APP_DIR, base_env, fetch, free_port, gunicorn, url_of_test_database
 from gunicorn.config import Config
+
+from config import replica
 
 CONF = APP_DIR / "gunicorn.conf.py"
 # What nginx's $request_id looks like: 32 hex digits.
@@ -167,3 +172,65 @@ def test_gunicorn_refuses_to_start_on_bad_settings():
     assert "ImproperlyConfigured: DJANGO_SECRET_KEY is a known placeholder" in result.stderr
     assert "Booting worker" not in result.stdout + result.stderr
     assert time.monotonic() - started < 30
+
+
+def _fetch_unix(path: Path, url: str) -> int:
+    """Status of a GET of `url` over the Unix socket at `path` (as nginx reaches a release slot)."""
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            self.sock.connect(str(path))
+
+    connection = UnixConnection("localhost", timeout=15)
+    try:
+        connection.request("GET", url, headers={"Host": "localhost"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_replica_binds(tmp_path):
+    """One replica binds GUNICORN_BIND as it is; with several, each claims the first free number in the
+    socket's directory and renames its socket for it, and one too many is refused naming the variable."""
+    sock = tmp_path / "gunicorn.sock"
+    binds = [f"unix:{sock}", "127.0.0.1:8000"]
+    assert replica.replica_binds(binds, 1) == binds
+    assert replica.replica_binds(binds, 3) == binds  # number 1: the path itself
+    assert replica.replica_binds(binds, 3) == binds  # a reload keeps the number it holds
+    assert replica.claim(tmp_path, 3) == 2
+    assert replica.claim(tmp_path, 3) == 3
+    with pytest.raises(RuntimeError, match=r"GUNICORN_REPLICAS=3: replicas 1 to 3 already run"):
+        replica.claim(tmp_path, 3)
+    assert replica.socket_path(sock, 2) == tmp_path / "gunicorn-2.sock"
+    with pytest.raises(ValueError, match="GUNICORN_REPLICAS must be 1 or more"):
+        replica.replica_binds(binds, 0)
+    with pytest.raises(ValueError, match="exactly one unix: socket in GUNICORN_BIND"):
+        replica.replica_binds(["127.0.0.1:8000"], 2)
+
+
+def test_gunicorn_replicas_share_a_socket_directory(tmp_path):
+    """Real masters with GUNICORN_REPLICAS=2 in one slot directory: each serves on a socket of its own, a
+    third one exits naming the variable, and a replica that stops leaves its number to the next one."""
+    sock = tmp_path / "gunicorn.sock"
+    second = tmp_path / "gunicorn-2.sock"
+    env = {"GUNICORN_REPLICAS": "2", "GUNICORN_WORKERS": "1"}
+    with gunicorn(unix_socket=sock, **env):
+        with gunicorn(unix_socket=sock, **env):
+            assert _fetch_unix(sock, "/healthz") == 200
+            assert _fetch_unix(second, "/healthz") == 200
+            third = subprocess.run(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"],
+                cwd=APP_DIR,
+                env=base_env(GUNICORN_BIND=f"unix:{sock}", **env),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert third.returncode != 0
+            assert "GUNICORN_REPLICAS=2: replicas 1 to 2 already run" in third.stderr, third.stderr
+        # The second one stopped: a new master takes its number again.
+        with gunicorn(unix_socket=sock, **env):
+            assert _fetch_unix(second, "/healthz") == 200

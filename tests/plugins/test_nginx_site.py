@@ -6,6 +6,8 @@ from pathlib import Path
 import nginx_site
 import pytest
 
+from config import replica
+
 DEBIAN_TRIXIE = """nginx version: nginx/1.26.3
 built with OpenSSL 3.4.1 11 Feb 2025 (running with OpenSSL 3.5.1 1 Jul 2025)
 TLS SNI support enabled
@@ -104,3 +106,19 @@ def test_no_single_time_directive_is_an_error(text):
 )
 def test_hsts_is_short_for_development_sites_only(domain, source, expected):
     assert nginx_site.nginx_hsts(domain, source) == expected
+
+
+def test_replica_sockets_are_the_ones_gunicorn_binds():
+    """nginx lists the sockets that a slot's gunicorns bind, one per container, named by the same rule."""
+    live = "/run/app/live/gunicorn.sock"
+    assert nginx_site.nginx_replica_sockets(1, live) == [live]
+    assert nginx_site.nginx_replica_sockets("3", live) == [
+        live,
+        "/run/app/live/gunicorn-2.sock",
+        "/run/app/live/gunicorn-3.sock",
+    ]
+    assert nginx_site.nginx_replica_sockets(4, live) == [
+        str(replica.socket_path(Path(live), n)) for n in range(1, 5)
+    ]
+    with pytest.raises(ValueError, match="nginx_web_replicas must be 1 or more"):
+        nginx_site.nginx_replica_sockets(0, live)

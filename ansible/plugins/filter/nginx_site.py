@@ -3,12 +3,14 @@
 `nginx_features` is the one place that turns `nginx -V` into template choices, and `nginx_hsts` the one that
 decides the Strict-Transport-Security value; the nginx role and scripts/render_nginx_site.py (`make up`) both
 call them, so both render the site the same way. `nginx_time_directive` reads a timeout from a shipped
-snippet, for the checks of other settings against it.
+snippet, for the checks of other settings against it. `nginx_replica_sockets` lists the sockets of a release
+slot's web containers.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 
 # `http2 on;` exists since nginx 1.25.1; older versions take the `http2` listen parameter.
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
@@ -75,10 +77,21 @@ def nginx_time_directive(text: str, name: str) -> int:
     return int(value) * _TIME_UNITS[unit]
 
 
+def nginx_replica_sockets(replicas: int | str, socket: str) -> list[str]:
+    """The sockets of a release slot's `replicas` containers, named as each gunicorn binds its own
+    (app/config/replica.py, socket_path): `socket` itself for the first, `<stem>-N<suffix>` for the Nth."""
+    path = PurePosixPath(socket)
+    count = int(replicas)
+    if count < 1:
+        raise ValueError(f"nginx_web_replicas must be 1 or more, got {replicas!r}")
+    return [socket] + [str(path.with_name(f"{path.stem}-{n}{path.suffix}")) for n in range(2, count + 1)]
+
+
 class FilterModule:
     def filters(self):
         return {
             "nginx_features": nginx_features,
             "nginx_hsts": nginx_hsts,
+            "nginx_replica_sockets": nginx_replica_sockets,
             "nginx_time_directive": nginx_time_directive,
         }
