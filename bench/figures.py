@@ -221,6 +221,9 @@ def collect(h: Harness, loader: Loader, *, up_seconds: int, quick: bool) -> dict
     }
     log(f"static file: {len(h.static)} targets x {loader.repeat} x {loader.duration} s")
     fig["static"] = {k: vars(v) for k, v in loader.rounds(h.static).items()}
+    log(f"web containers per slot: {len(h.replicas)} targets x {loader.repeat} x {loader.duration} s")
+    fig["replicas"] = {k: vars(v) for k, v in loader.rounds(h.replicas).items()}
+    h.check_replica_upstreams()
     fig["variants"] = measure_candidates(h, loader)
     fig["load_seconds"] = round(time.monotonic() - started)
     fig["stalls"] = loader.stalls
@@ -410,6 +413,12 @@ NAMED: dict[str, Named] = {
     "static_bare_cpu_us": lambda f: us(f["static"]["static-bare"]["cpu_us"]["bare"], 1),
     "static_bare_ratio": lambda f: x(ratio(f["static"], "static-stack", "static-bare")),
     "static_bare_ratio_gzip": lambda f: x(ratio(f["static"], "static-stack gzip", "static-bare gzip")),
+    # web containers per release slot (one host)
+    "replicas_rps_1": lambda f: f"{f['replicas']['web-x1']['rps']:,.0f}",
+    "replicas_rps_2": lambda f: f"{f['replicas']['web-x2']['rps']:,.0f}",
+    "replicas_ratio": lambda f: x(ratio(f["replicas"], "web-x2", "web-x1")),
+    "replicas_cpu_1": lambda f: us(server_cpu(f["replicas"]["web-x1"])),
+    "replicas_cpu_2": lambda f: us(server_cpu(f["replicas"]["web-x2"])),
     # memory and image
     "memory_idle_total": lambda f: f"{sum(f['memory_idle'].values()):.0f}",
     "memory_load_total": lambda f: f"{f['memory_load_total']:.0f}",

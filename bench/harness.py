@@ -6,8 +6,12 @@
   access log switched the other way than the stack's default, so both settings are loaded side by side;
 - candidates: web's image and environment with other gunicorn settings (or the application metrics on and
   off), loaded directly;
-- wrk (and mirror-wrk, whose /etc/hosts sends the site's name to the mirror's nginx, and web-wrk, in web's
-  network namespace, where gunicorn listens on 127.0.0.1): the load generators.
+- replicas: two web containers of one release slot (WEB_REPLICAS=2: each gunicorn on a socket of its own in
+  the directory they share) behind two nginx, one with the stack's site config (the first socket only), one
+  with the config the nginx role renders for two containers (both sockets);
+- wrk (and mirror-wrk, whose /etc/hosts sends the site's name to the mirror's nginx, x1-wrk and x2-wrk, the
+  same for the replicas' nginx, and web-wrk, in web's network namespace, where gunicorn listens on 127.0.0.1):
+  the load generators.
 
 Every container is named `<project>-...`; bench/run.sh removes them all on exit.
 """
@@ -16,6 +20,7 @@ Every container is named `<project>-...`; bench/run.sh removes them all on exit.
 # (it runs docker and psql with arguments it builds itself; /tmp paths are inside containers)
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import subprocess
@@ -37,6 +42,9 @@ SOCKETS_MOUNT = "/run/app"
 LOCAL_GUNICORN = "http://127.0.0.1:8000/"
 # APP_METRICS_PORT of the candidates with the application metrics: the gunicorn master's, in their container.
 METRICS_PORT = "9464"
+# Web containers of the replicas' slot, and the socket only the second one binds (app/config/replica.py).
+REPLICAS = 2
+SECOND_SOCKET = "gunicorn-2.sock"
 
 
 def logs(container: str) -> str:
@@ -59,6 +67,7 @@ class Harness:
     services: dict[str, str] = field(default_factory=dict)
     dynamic: list[Target] = field(default_factory=list)
     static: list[Target] = field(default_factory=list)
+    replicas: list[Target] = field(default_factory=list)
     static_file: dict = field(default_factory=dict)
     access_log_default: bool = True
 
@@ -109,6 +118,7 @@ class Harness:
         self.access_log_default = self.access_log_written(self.services["web"], self.name("web-wrk"))
         self.start_mirror(access_log=not self.access_log_default)
         self.start_client("mirror-wrk", {DOMAIN: self.name("mirror-nginx")})
+        self.start_replicas()
         self.targets()
 
     def start_naive(self) -> None:
@@ -191,25 +201,55 @@ class Harness:
                 "-v", SOCKETS_MOUNT, self.app_image,
             ]
         )  # fmt: skip
-        mounts = ["--volumes-from", f"{web}:ro"]
+        mounts = self.nginx_mounts(web)
+        run(["docker", "run", "-d", "--name", nginx, "--network", self.frontend, *mounts, self.nginx_image])
+
+    def nginx_mounts(self, sockets_from: str, conf_dir: Path | None = None) -> list[str]:
+        """The stack nginx's mounts as `docker run` flags, with the sockets of the container `sockets_from`
+        instead of the stack's (and `conf_dir` as the site config directory, when given)."""
+        mounts = ["--volumes-from", f"{sockets_from}:ro"]
         for m in c.inspect(self.services["nginx"])["Mounts"]:
             if m["Destination"] == SOCKETS_MOUNT:
                 continue
             source = m["Name"] if m["Type"] == "volume" else m["Source"]
+            if conf_dir is not None and m["Destination"] == "/etc/nginx/conf.d":
+                source = str(conf_dir)
             mounts += ["-v", f"{source}:{m['Destination']}{'' if m['RW'] else ':ro'}"]
-        run(
-            [
-                "docker",
-                "run",
-                "-d",
-                "--name",
-                nginx,
-                "--network",
-                self.frontend,
-                *mounts,
-                self.nginx_image,
-            ]
-        )
+        return mounts
+
+    def start_replicas(self) -> None:
+        """Two web containers of one slot and two nginx in front of them (see the module's docstring). The
+        second nginx's site config is rendered like the stack's (scripts/local-stack.sh render-nginx, the same
+        names, port and image), for WEB_REPLICAS=2."""
+        env_file = self.app_env_file("replicas", self.services["web"])
+        first, second = self.name("x-web-1"), self.name("x-web-2")
+        for container, sockets in ((first, ["-v", SOCKETS_MOUNT]), (second, ["--volumes-from", first])):
+            run(
+                [
+                    "docker", "run", "-d", "--name", container, "--network", self.backend,
+                    "--env-file", str(env_file), "-e", f"GUNICORN_REPLICAS={REPLICAS}", "--memory", "384m",
+                    "--tmpfs", "/tmp:size=64m", *sockets, self.app_image,
+                ]
+            )  # fmt: skip
+        conf = self.state / "replicas-conf"
+        render = [str(ROOT / "scripts/local-stack.sh"), "render-nginx", str(conf), DOMAIN]
+        render.append(os.environ.get("LOCAL_HTTPS_PORT", "443"))
+        run(render, env={**os.environ, "LOCAL_WEB_REPLICAS": str(REPLICAS), "NGINX_IMAGE": self.nginx_image})
+        for part, conf_dir in (("x1-nginx", None), ("x2-nginx", conf)):
+            run(
+                [
+                    "docker", "run", "-d", "--name", self.name(part), "--network", self.frontend,
+                    *self.nginx_mounts(first, conf_dir), self.nginx_image,
+                ]
+            )  # fmt: skip
+            self.start_client(part.replace("nginx", "wrk"), {DOMAIN: self.name(part)})
+
+    def check_replica_upstreams(self) -> None:
+        """The two targets measured what they claim: one nginx reached the first container only, the other
+        both (the upstream in their access lines)."""
+        for part, expected in (("x1-nginx", False), ("x2-nginx", True)):
+            if (SECOND_SOCKET in logs(self.name(part))) != expected:
+                raise RuntimeError(f"{part}: the second socket in its upstreams is {not expected}")
 
     def access_log_written(self, container: str, client: str) -> bool:
         """Whether gunicorn in `container` writes access lines (after a few requests to it from `client`, in
@@ -274,11 +314,24 @@ class Harness:
                 ),
                 Target(f"static-bare{gz}", f"bare nginx{gz}", bare_css, hdr, {"bare": self.name("bare")}),
             ]
+        webs = {"web": self.name("x-web-1"), "web2": self.name("x-web-2"), "db": svc["db"]}
+        self.replicas = [
+            Target(
+                f"web-x{n}",
+                f"nginx (HTTPS) -> {n} web container{'s' if n > 1 else ''} of the slot",
+                f"https://{DOMAIN}:443/",
+                cpu={"nginx": self.name(f"x{n}-nginx"), **webs},
+                client=self.name(f"x{n}-wrk"),
+            )
+            for n in (1, REPLICAS)
+        ]
+        for t in self.replicas:
+            self.wait_for(t, 90)
         self.check_targets(css)
 
     def check_targets(self, css: str) -> None:
         sizes = {}
-        for t in self.dynamic + self.static:
+        for t in self.dynamic + self.static + self.replicas:
             status, body, headers = self.curl(t.url, t.headers, t.client)
             if status != 200:
                 raise RuntimeError(f"{t.label}: {t.url} answered {status}")

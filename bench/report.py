@@ -53,6 +53,7 @@ def row(label: str, r: dict | None, rat: str = "") -> str:
 # --- checks ---
 
 DYNAMIC_KEYS = ("stack", "mirror", "direct", "naive")
+REPLICA_KEYS = ("web-x1", "web-x2")
 STATIC_KEYS = tuple(f"static-{w}{g}" for g in ("", " gzip") for w in ("stack", "wn", "bare"))
 
 
@@ -64,6 +65,7 @@ def missing(fig: dict, quick: bool) -> list[str]:
     for group, keys in (
         (fig.get("dynamic", {}), DYNAMIC_KEYS),
         (fig.get("static", {}), STATIC_KEYS),
+        (fig.get("replicas", {}), REPLICA_KEYS),
         (variants, names),
     ):
         for key in keys:
@@ -131,6 +133,22 @@ def results_table(fig: dict) -> str:
                     f"{num(ratio(sta, key, 'static-wn' + gz), '.1f')}x WhiteNoise"
                 )
             lines.append(row(f"{label} ({'Accept-Encoding: gzip' if gz else 'identity'})", sta.get(key), rat))
+    return "\n".join(lines) + "\n"
+
+
+def replicas_table(fig: dict) -> str:
+    w, rep = fig["wrk"], fig.get("replicas", {})
+    lines = [
+        f"| `/` (wrk -t1 -c{w['c']} -d{w['d']}s, median of {w['n']}) | req/s | p50 ms | p99 ms "
+        "| server CPU us/request | ratio (req/s) |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+        row("nginx (HTTPS) -> 1 web container (the first socket only)", rep.get("web-x1")),
+        row(
+            "nginx (HTTPS) -> 2 web containers (both sockets)",
+            rep.get("web-x2"),
+            f"{num(ratio(rep, 'web-x2', 'web-x1'), '.2f')}x one container",
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -414,6 +432,7 @@ BLOCKS: dict[str, Callable[[dict], str]] = {
     "results_table": results_table,
     "targets_table": targets_table,
     "candidates_table": candidates_table,
+    "replicas_table": replicas_table,
     "deploy_tables": deploy_tables,
     "swarm_tables": swarm_tables,
 }

@@ -93,12 +93,17 @@ def slots_record() -> dict:
     return json.loads(host_sh(f"cat {ROOT}/state/slots.json").stdout)
 
 
-def container_of(service: str, *, running_only: bool = True) -> str:
+def containers_of(service: str, *, running_only: bool = True) -> list[str]:
+    """The IDs of the service's containers (a release slot has project_web_replicas of them)."""
     flags = "" if running_only else "--all"
-    out = host_sh(
+    return host_sh(
         f"docker ps {flags} --quiet --filter label=com.docker.compose.project={PROJECT}"
         f" --filter label=com.docker.compose.service={service}"
     ).stdout.split()
+
+
+def container_of(service: str, *, running_only: bool = True) -> str:
+    out = containers_of(service, running_only=running_only)
     return out[0] if out else ""
 
 
