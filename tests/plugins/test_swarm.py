@@ -2,7 +2,16 @@
 change on real hosts: molecule/bad-input; a real cluster: molecule/swarm."""
 
 import pytest
-from swarm import FilterModule, swarm_cluster_problems, swarm_job_outcome, swarm_rollout_outcome
+from swarm import (
+    FilterModule,
+    swarm_cluster_problems,
+    swarm_history,
+    swarm_history_after,
+    swarm_image_problem,
+    swarm_job_outcome,
+    swarm_rollback_plan,
+    swarm_rollout_outcome,
+)
 
 GOOD = {
     "managers": ["m1"],
@@ -18,7 +27,11 @@ GOOD = {
 def test_every_filter_is_registered():
     assert set(FilterModule().filters()) == {
         "swarm_cluster_problems",
+        "swarm_history",
+        "swarm_history_after",
+        "swarm_image_problem",
         "swarm_job_outcome",
+        "swarm_rollback_plan",
         "swarm_rollout_outcome",
     }
 
@@ -104,14 +117,17 @@ def _service(state=None, image="app:2", replicas=3, message=""):
     return service
 
 
-RUNNING3 = ["Running 5 seconds ago"] * 3
+RUNNING3 = ["app:2 Running 5 seconds ago"] * 3
 
 
 @pytest.mark.parametrize(
     ("service", "running", "state"),
     [
         (_service(), RUNNING3, "complete"),  # created, never updated
-        (_service(), [*RUNNING3[:2], "Starting 1 second ago"], "running"),
+        (_service(), [*RUNNING3[:2], "app:2 Starting 1 second ago"], "running"),
+        # Swarm has not started the update yet: the old replicas run.
+        (_service(), ["app:1 Running 9 minutes ago"] * 3, "running"),
+        (_service(), ["app:2@sha256:ab12 Running 5 seconds ago"] * 3, "complete"),
         (_service("updating"), RUNNING3, "running"),
         (_service("rollback_started"), RUNNING3, "running"),
         (_service("completed"), RUNNING3, "complete"),
@@ -130,3 +146,83 @@ def test_a_rolled_back_update_names_the_image_and_swarms_message():
         _service("rollback_completed", "app:1", message="update rolled back"), [], "app:2"
     )
     assert outcome["error"] == "Swarm rolled the update back to app:1: update rolled back"
+
+
+def _entry(release):
+    return {"release": release, "image": f"app:{release}", "id": f"sha256:{release}"}
+
+
+def _history(*releases):
+    return {"history": [_entry(release) for release in releases]}
+
+
+def test_the_history_reads_an_empty_or_missing_record_as_empty():
+    assert swarm_history("") == {"history": []}
+    assert swarm_history('{"history": [{"release": "1", "image": "app:1", "id": "x"}]}') == {
+        "history": [{"release": "1", "image": "app:1", "id": "x"}]
+    }
+
+
+def test_a_release_joins_the_history_and_a_rerun_replaces_the_newest_entry():
+    after = swarm_history_after(_history("1"), "2", "app:2", "sha256:2")
+    assert after == _history("1", "2")
+    rebuilt = swarm_history_after(after, "2", "app:2", "sha256:new")
+    assert rebuilt["history"] == [_entry("1"), {"release": "2", "image": "app:2", "id": "sha256:new"}]
+
+
+def test_a_rollback_drops_the_newest_release():
+    assert swarm_history_after(_history("1", "2", "3"), "2", "app:2", "sha256:2", rollback=True) == _history(
+        "1", "2"
+    )
+
+
+def test_the_history_keeps_its_newest_entries():
+    record = _history(*[str(n) for n in range(20)])
+    after = swarm_history_after(record, "new", "app:new", "sha256:new")
+    assert len(after["history"]) == 20
+    assert after["history"][0]["release"] == "1"
+    assert after["history"][-1]["release"] == "new"
+
+
+def test_a_rollback_goes_to_the_release_before_the_serving_one():
+    plan = swarm_rollback_plan(_history("1", "2", "3"), "app:3")
+    assert plan == {**_entry("2"), "problem": "", "serving": "3"}
+
+
+def test_two_rollbacks_go_two_releases_back_then_stop():
+    record = _history("1", "2")
+    plan = swarm_rollback_plan(record, "app:2")
+    record = swarm_history_after(record, plan["release"], plan["image"], plan["id"], rollback=True)
+    assert plan["release"] == "1"
+    again = swarm_rollback_plan(record, "app:1")
+    assert again["problem"].startswith("Nothing to roll back to: the release history on this Swarm is ['1']")
+    assert again["release"] == ""
+
+
+@pytest.mark.parametrize(
+    ("record", "serving", "named"),
+    [
+        (_history(), "", "web is not deployed"),
+        (_history(), "app:1", "newest release on record is nothing"),
+        (_history("1", "2"), "app:3", "web runs app:3, and the newest release on record is app:2"),
+        (_history("1"), "app:1", "Nothing to roll back to"),
+    ],
+)
+def test_a_rollback_without_a_known_previous_release_is_refused(record, serving, named):
+    plan = swarm_rollback_plan(record, serving)
+    assert named in plan["problem"]
+    assert plan["release"] == ""
+
+
+def test_the_serving_image_may_carry_a_digest():
+    assert swarm_rollback_plan(_history("1", "2"), "app:2@sha256:ab")["release"] == "1"
+
+
+def test_the_previous_image_must_be_on_every_node():
+    target = _entry("1")
+    assert swarm_image_problem({"m1": "sha256:1\n", "w1": "sha256:1"}, target) == ""
+    gone = swarm_image_problem({"m1": "sha256:1", "w1": "", "w2": ""}, target)
+    assert "it is no longer on w1, w2" in gone
+    assert "deploy.yml -e stack_release=1" in gone
+    rebuilt = swarm_image_problem({"m1": "sha256:1", "w1": "sha256:other"}, target)
+    assert "w1 hold(s) another image under that tag" in rebuilt

@@ -8,9 +8,18 @@
 - `swarm_rollout_outcome`: where a rolling update of a replicated service (`web`) stands.
 Each outcome is a mapping: state (`running` while Ansible should keep waiting, `complete`, `failed`) and
 error (what Swarm said, for the play's message).
+- `swarm_history`, `swarm_history_after`, `swarm_rollback_plan`, `swarm_image_problem`: the release history
+  on the first manager (state/swarm-releases.json) and rollback.yml's decisions on a Swarm: which release to
+  go back to, and why there is none.
+
+The release history: {"history": [{"release", "image", "id"}, newest last]}, one entry per release that web
+served after a complete rolling update: its label, the image reference web ran and that image's ID.
 """
 
 import ipaddress
+import json
+
+HISTORY_MAX = 20
 
 
 def _network(text):
@@ -137,12 +146,18 @@ def swarm_job_outcome(tasks, iteration):
     return {"state": "failed", "error": status.get("Err") or status.get("Message") or status.get("State", "")}
 
 
+def _image_ref(text):
+    """An image reference without the digest Swarm may add (`name:tag@sha256:...`)."""
+    return str(text).split("@", 1)[0]
+
+
 def swarm_rollout_outcome(service, running, wanted_image):
     """The outcome of the last update of `service` (`docker service inspect`, one object).
 
-    running: the CurrentState of each task whose desired state is running (`docker service ps`); wanted_image:
-    the image this run deploys. An update that Swarm rolled back is a failure, unless the image it went back
-    to is the wanted one (a rerun that asks for what runs).
+    running: `<image> <CurrentState>` of each task whose desired state is running (`docker service ps
+    --no-trunc`); wanted_image: the image this run deploys. Only tasks of the wanted image count, so the old
+    replicas never complete an update that Swarm has not started yet. An update that Swarm rolled back is a
+    failure, unless the image it went back to is the wanted one (a rerun that asks for what runs).
     """
     spec = service.get("Spec", {})
     replicas = spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
@@ -156,10 +171,93 @@ def swarm_rollout_outcome(service, running, wanted_image):
         return {"state": "failed", "error": f"the update is {state.replace('_', ' ')}: {message}"}
     if state == "rollback_completed" and image != wanted_image:
         return {"state": "failed", "error": f"Swarm rolled the update back to {image}: {message}"}
-    up = sum(1 for current in running or [] if str(current).startswith("Running"))
+    tasks = [str(line).split(" ", 1) for line in running or [] if str(line).strip()]
+    up = sum(
+        1
+        for task in tasks
+        if len(task) == 2 and _image_ref(task[0]) == wanted_image and task[1].startswith("Running")
+    )
     if up < replicas:
-        return {"state": "running", "error": f"{up} of {replicas} replicas running"}
+        return {"state": "running", "error": f"{up} of {replicas} replicas running {wanted_image}"}
     return {"state": "complete", "error": ""}
+
+
+def swarm_history(text):
+    """The release history from the text of state/swarm-releases.json; empty when there is none yet."""
+    record = json.loads(text) if text and text.strip() else {}
+    return {"history": [dict(entry) for entry in record.get("history") or []]}
+
+
+def swarm_history_after(record, release, image, image_id, rollback=False):
+    """The release history once web serves `release` (image reference `image`, ID `image_id`).
+
+    A new release joins the history; the newest one deployed again (a rerun, or the same label rebuilt)
+    replaces its entry; a rollback drops the newest entry, so a second rollback goes one further back. The
+    newest HISTORY_MAX entries are kept.
+    """
+    history = list(record["history"])
+    entry = {"release": release, "image": image, "id": image_id}
+    if rollback:
+        history = history[:-1]
+    elif history and history[-1]["release"] == release:
+        history[-1] = entry
+    else:
+        history.append(entry)
+    return {"history": history[-HISTORY_MAX:]}
+
+
+def swarm_rollback_plan(record, serving):
+    """The release before the serving one (`serving`: the image web runs, '' when web is not deployed).
+
+    `problem` says why there is none: fewer than two releases on record, or web runs another image than the
+    history's newest (a deploy stopped before it was recorded, or web was changed by hand), so "the release
+    before" is unknown.
+    """
+    history = record["history"]
+    releases = [entry["release"] for entry in history]
+    plan = {"problem": "", "release": "", "image": "", "id": "", "serving": ""}
+    if not serving:
+        return plan | {"problem": "Nothing to roll back: web is not deployed on this Swarm."}
+    if not history or _image_ref(serving) != history[-1]["image"]:
+        newest = history[-1]["image"] if history else "nothing"
+        return plan | {
+            "problem": (
+                f"Cannot tell which release came before the serving one: web runs {serving}, and the "
+                f"newest release on record is {newest} (history {releases}). Nothing was changed. Deploy the "
+                "release you want with deploy.yml -e stack_release=<label> instead."
+            )
+        }
+    if len(history) < 2:
+        return plan | {
+            "problem": (
+                f"Nothing to roll back to: the release history on this Swarm is {releases} (rollback needs "
+                "the serving release and one before it). Nothing was changed."
+            )
+        }
+    return {**history[-2], "problem": "", "serving": history[-1]["release"]}
+
+
+def swarm_image_problem(found, target):
+    """Why the rollback target's image cannot run everywhere ('' when it can).
+
+    found: {node: the ID `docker image inspect` gave for the target's image reference, '' when absent};
+    target: the plan's entry. web's replicas may start on any node, so every node needs that very image.
+    """
+    ids = {node: str(image_id).strip() for node, image_id in found.items()}
+    missing = sorted(node for node, image_id in ids.items() if not image_id)
+    other = sorted(node for node, image_id in ids.items() if image_id and image_id != target["id"])
+    if not missing and not other:
+        return ""
+    reasons = []
+    if missing:
+        reasons.append(f"it is no longer on {', '.join(missing)}")
+    if other:
+        reasons.append(f"{', '.join(other)} hold(s) another image under that tag (the label was rebuilt)")
+    return (
+        f"Cannot roll back to release {target['release']}: its image {target['image']} ({target['id']}) must "
+        f"be on every node, and {' and '.join(reasons)}. Nothing was changed. Deploy it again instead: "
+        f"ansible-playbook deploy.yml -e stack_release={target['release']}"
+    )
 
 
 class FilterModule:
@@ -168,6 +266,10 @@ class FilterModule:
     def filters(self):
         return {
             "swarm_cluster_problems": swarm_cluster_problems,
+            "swarm_history": swarm_history,
+            "swarm_history_after": swarm_history_after,
+            "swarm_image_problem": swarm_image_problem,
             "swarm_job_outcome": swarm_job_outcome,
+            "swarm_rollback_plan": swarm_rollback_plan,
             "swarm_rollout_outcome": swarm_rollout_outcome,
         }
