@@ -8,15 +8,17 @@ and time.
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import clients
 import pytest
-from helpers import REPO, SITE_PLAYBOOK, http_get, run_playbook, sandbox_vars, write_metric
+from helpers import REPO, SITE_PLAYBOOK, _SNIConnection, http_get, run_playbook, sandbox_vars, write_metric
 
 MANAGER, DB_NODE, WORKER = "swarm-1", "swarm-2", "swarm-3"
 NODES = {MANAGER: "172.30.90.11", DB_NODE: "172.30.90.12", WORKER: "172.30.90.13"}
@@ -68,6 +70,49 @@ def csrf_token() -> str | None:
 
 def real_clients(workdir: Path, **options) -> clients.RealClients:
     return clients.RealClients(workdir=workdir, site=SITE, csrf_token=csrf_token, **options)
+
+
+class ReleaseWatch:
+    """One keep-alive HTTPS connection through the edge, a GET of / every 50 ms while an operation runs: each
+    answer's status and X-App-Release, in order. Light enough not to slow the operation it watches (the
+    full keep-alive load is real_clients')."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int | str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        conn = None
+        while not self._stop.is_set():
+            try:
+                conn = conn or _SNIConnection("127.0.0.1", HTTPS_PORT, DOMAIN, 10.0)
+                conn.request("GET", "/", headers={"Host": f"{DOMAIN}:{HTTPS_PORT}"})
+                reply = conn.getresponse()
+                reply.read()
+                self.answers.append((reply.status, reply.getheader("X-App-Release", "")))
+            except (OSError, http.client.HTTPException) as error:
+                self.answers.append((f"error: {error}", ""))
+                if conn:
+                    conn.close()
+                conn = None
+            self._stop.wait(0.05)
+        if conn:
+            conn.close()
+
+    def __enter__(self) -> ReleaseWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def failures(self) -> list:
+        return [answer for answer in self.answers if answer[0] != 200]
+
+    def releases_seen(self) -> list[str]:
+        return list(dict.fromkeys(release for _, release in self.answers))
 
 
 def deploy(release: str, **extra) -> subprocess.CompletedProcess:

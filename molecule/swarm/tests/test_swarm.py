@@ -1,7 +1,8 @@
 """The stack on a three-node Docker Swarm, converged by site.yml (project_engine swarm, 3 web replicas).
 
 In file order: what the converge built, then a rolling update under keep-alive load, an update whose new
-replicas fail their healthcheck (Swarm rolls it back), and last the loss of a worker host.
+replicas fail their healthcheck (Swarm rolls it back), a backup, maintenance mode, rollback.yml back to the
+converge's release (and refused once no older release is on record), and last the loss of a worker host.
 """
 
 import json
@@ -17,6 +18,7 @@ from conftest import (
     NODES,
     PROJECT,
     WORKER,
+    ReleaseWatch,
     deploy,
     get,
     node_sh,
@@ -186,11 +188,77 @@ def test_a_backup_runs_on_the_database_node():
     assert any(name.endswith(".dump") for name in dumps), dumps
 
 
-def test_a_playbook_built_for_one_host_only_is_refused_before_any_change():
+def nginx_processes() -> tuple[str, list[str]]:
+    """The edge node's nginx container and the PIDs in it: a reload starts new workers, a restart a new
+    container."""
+    cid = node_sh(
+        MANAGER, f"docker ps --quiet --filter label=com.docker.swarm.service.name={PROJECT}_nginx"
+    ).stdout.strip()
+    top = node_sh(MANAGER, f"docker top {cid} -o pid").stdout.split()[1:]
+    return cid, sorted(top)
+
+
+def migrate_image() -> str:
+    fmt = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    return node_sh(MANAGER, f"docker service inspect --format '{fmt}' {PROJECT}_migrate").stdout.strip()
+
+
+def test_maintenance_mode_answers_503_on_the_edge_without_django_then_off():
+    """maintenance.yml on: nginx on the edge node answers 503 with Retry-After and the page, nothing reaches
+    Django (no release header), and nginx was neither reloaded nor restarted; off: 200 again."""
+    before = nginx_processes()
+    started = time.monotonic()
+    result = run_playbook(PLAYBOOKS / "maintenance.yml", {"maintenance": "on"}, timeout=300)
+    record_metric("maintenance_on_seconds", round(time.monotonic() - started, 1))
+    assert result.returncode == 0, output_of(result)[-3000:]
+    try:
+        for path in ("/", "/healthz"):
+            reply = get(path)
+            assert reply.status == 503, (path, reply.status)
+            assert int(reply.header("Retry-After")) > 0
+            assert "Down for maintenance" in reply.body.decode()
+            assert reply.header("X-App-Release") == ""
+        assert nginx_processes() == before
+    finally:
+        result = run_playbook(PLAYBOOKS / "maintenance.yml", {"maintenance": "off"}, timeout=300)
+    assert result.returncode == 0, output_of(result)[-3000:]
+    reply = get("/")
+    assert (reply.status, reply.header("X-App-Release")) == (200, "swarm-2")
+
+
+def test_rollback_returns_every_replica_to_the_previous_release():
+    """rollback.yml after the rolling update (the converge's release, then swarm-2; the release Swarm rolled
+    back was never recorded): web alone rolls back to the converge's release, every answer meanwhile is a 200
+    over one keep-alive connection, and every answer after it comes from that release."""
+    migrate_before = migrate_image()
+    with ReleaseWatch() as watch:
+        started = time.monotonic()
+        result = run_playbook(PLAYBOOKS / "rollback.yml", timeout=600)
+        took = time.monotonic() - started
+    assert result.returncode == 0, output_of(result)[-4000:]
+    record_metric("rollback_seconds", round(took, 1))
+    record_metric("rollback_answers", {"requests": len(watch.answers), "failed": len(watch.failures())})
+    assert watch.failures() == [], watch.failures()[:10]
+    assert watch.releases_seen() == ["swarm-2", FIRST], watch.releases_seen()
+    assert {get("/").header("X-App-Release") for _ in range(30)} == {FIRST}
+    assert len(running_web_nodes()) == 3
+    # No migration: the migrate job is as it was (a new definition would run it).
+    assert migrate_image() == migrate_before
+
+
+def test_a_second_rollback_with_no_older_release_is_refused_naming_why():
     result = run_playbook(PLAYBOOKS / "rollback.yml", timeout=300)
+    out = output_of(result)
+    assert result.returncode != 0, out[-3000:]
+    assert f"Nothing to roll back to: the release history on this Swarm is ['{FIRST}']" in out, out[-3000:]
+    assert get("/").header("X-App-Release") == FIRST
+
+
+def test_a_playbook_built_for_one_host_only_is_refused_before_any_change():
+    result = run_playbook(PLAYBOOKS / "upgrade-postgres.yml", {"postgres_target": "18"}, timeout=300)
     assert result.returncode != 0
     assert "this playbook runs with Compose only so far" in output_of(result), output_of(result)[-3000:]
-    assert get("/").header("X-App-Release") == "swarm-2"
+    assert get("/").header("X-App-Release") == FIRST
 
 
 def test_a_lost_worker_host_has_its_replicas_rescheduled(tmp_path):
