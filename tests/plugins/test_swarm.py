@@ -220,9 +220,16 @@ def test_the_serving_image_may_carry_a_digest():
 
 def test_the_previous_image_must_be_on_every_node():
     target = _entry("1")
-    assert swarm_image_problem({"m1": "sha256:1\n", "w1": "sha256:1"}, target) == ""
-    gone = swarm_image_problem({"m1": "sha256:1", "w1": "", "w2": ""}, target)
+    assert swarm_image_problem({"m1": ["active", "sha256:1"], "w1": ["active", "sha256:1"]}, target) == ""
+    gone = swarm_image_problem({"m1": ["active", "sha256:1"], "w1": ["active"], "w2": ["active"]}, target)
     assert "it is no longer on w1, w2" in gone
     assert "deploy.yml -e stack_release=1" in gone
-    rebuilt = swarm_image_problem({"m1": "sha256:1", "w1": "sha256:other"}, target)
+    rebuilt = swarm_image_problem({"m1": ["active", "sha256:1"], "w1": ["active", "sha256:other"]}, target)
     assert "w1 hold(s) another image under that tag" in rebuilt
+
+
+def test_hosts_that_run_no_replica_are_not_asked_for_the_image():
+    target = _entry("1")
+    # A retired host (no longer a member) and one that could not be reached.
+    found = {"m1": ["active", "sha256:1"], "old": ["inactive"], "down": None, "w1": []}
+    assert swarm_image_problem(found, target) == ""

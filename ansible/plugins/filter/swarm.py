@@ -240,12 +240,19 @@ def swarm_rollback_plan(record, serving):
 def swarm_image_problem(found, target):
     """Why the rollback target's image cannot run everywhere ('' when it can).
 
-    found: {node: the ID `docker image inspect` gave for the target's image reference, '' when absent};
-    target: the plan's entry. web's replicas may start on any node, so every node needs that very image.
+    found: {node: the lines of `docker info`'s Swarm.LocalNodeState then `docker image inspect`'s ID of the
+    target's image reference (no ID line when absent), empty when the node could not be reached}; target: the
+    plan's entry. web's replicas may start on any member of the Swarm, so each one needs that very image; a
+    host that is not an active member (a retired node) runs none, nor does one that is down (Swarm places no
+    task there; it held the image when that release was deployed).
     """
-    ids = {node: str(image_id).strip() for node, image_id in found.items()}
-    missing = sorted(node for node, image_id in ids.items() if not image_id)
-    other = sorted(node for node, image_id in ids.items() if image_id and image_id != target["id"])
+    members = {
+        node: str(lines[1]).strip() if len(lines) > 1 else ""
+        for node, lines in found.items()
+        if lines and str(lines[0]).strip() == "active"
+    }
+    missing = sorted(node for node, image_id in members.items() if not image_id)
+    other = sorted(node for node, image_id in members.items() if image_id and image_id != target["id"])
     if not missing and not other:
         return ""
     reasons = []
