@@ -8,12 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run_lane() {
-  local step
+  local step began
   for step in "$@"; do
     printf '== %s\n' "${step}"
+    began=$(date +%s)
     # Word splitting is the point: each step is a command line of fixed words.
     # shellcheck disable=SC2086
     ${step} || { printf '== %s: FAILED\n' "${step}"; return 1; }
+    # What the lanes are balanced by.
+    printf '== %s: passed in %s s\n' "${step}" "$(($(date +%s) - began))"
   done
 }
 

@@ -51,8 +51,8 @@ def upstream_service() -> str:
     return host_sh(f"readlink {ROOT}/run/live").stdout.strip()
 
 
-# What nginx logs as the upstream of every proxied request: the sockets of the serving slot's two web containers
-# (project_web_replicas, molecule/shared/host_vars/molecule-release.yml), behind the link.
+# What nginx logs as the upstream of every proxied request: the sockets of the serving slot's two web
+# containers (project_web_replicas, molecule/shared/host_vars/molecule-release.yml), behind the link.
 LIVE_SOCKETS = {"unix:/run/app/live/gunicorn.sock", "unix:/run/app/live/gunicorn-2.sock"}
 REPLICAS = 2
 
