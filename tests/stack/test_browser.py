@@ -189,8 +189,9 @@ def test_admin_add_and_edit_a_user_with_the_calendar_the_permission_filter_and_a
         page.click("#add_id_groups")
     popup = opened.value
     popup.fill("#id_name", group)
-    popup.click("input[name=_save]")
-    popup.wait_for_event("close")
+    # Listening before the click: the popup may close before the click returns.
+    with popup.expect_event("close"):
+        popup.click("input[name=_save]")
     assert group in page.inner_text("#id_groups_to")
 
     page.click("input[name=_save]")
