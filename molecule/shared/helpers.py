@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,34 @@ SITE_PLAYBOOK = REPO / "ansible" / "playbooks" / "site.yml"
 # Validates every role's inputs and changes nothing (site.yml imports it first).
 PREFLIGHT_PLAYBOOK = REPO / "ansible" / "playbooks" / "preflight.yml"
 ANSIBLE_CFG = REPO / "ansible" / "ansible.cfg"
+
+
+# runc on a loaded machine sometimes fails to start the process of a `docker exec` ("OCI runtime exec failed:
+# ... read init-p: connection reset by peer", exit 126): the script never ran, so it is run again.
+EXEC_NOT_STARTED = "OCI runtime exec failed"
+
+
+def container_sh(
+    container: str, script: str, *, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess:
+    """A shell script run as root in a host container (docker exec), at most 3 times when it never started."""
+    for attempt in range(3):
+        if attempt:
+            time.sleep(1)
+        result = subprocess.run(  # noqa: S603 - fixed argv, no shell on this side
+            ["docker", "exec", container, "bash", "-c", script],  # noqa: S607 - docker from PATH
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 126 or EXEC_NOT_STARTED not in result.stdout + result.stderr:
+            break
+    if check:
+        assert result.returncode == 0, (
+            f"{container}: {script!r} -> {result.returncode}: {(result.stdout + result.stderr)[-2000:]}"
+        )
+    return result
 
 
 def sandbox_vars() -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import clients
 import pytest
-from helpers import ANSIBLE_CFG, REPO, molecule_inventory, repo_copy, sandbox_vars, write_metric
+from helpers import ANSIBLE_CFG, REPO, container_sh, molecule_inventory, repo_copy, sandbox_vars, write_metric
 
 HOST = "molecule-release"
 HTTPS_PORT = 38443
@@ -43,16 +43,7 @@ HOST_HEADER = f"{DOMAIN}:{HTTPS_PORT}"
 
 def host_sh(script: str, *, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     """A shell script run as root on the Molecule host (docker exec)."""
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell on this side
-        ["docker", "exec", HOST, "bash", "-c", script],  # noqa: S607 - docker from PATH
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, f"{script!r} -> {result.returncode}: {result.stderr[-2000:]}"
-    return result
+    return container_sh(HOST, script, timeout=timeout, check=check)
 
 
 def compose(*args: str, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess:

@@ -18,7 +18,16 @@ from pathlib import Path
 
 import clients
 import pytest
-from helpers import REPO, SITE_PLAYBOOK, _SNIConnection, http_get, run_playbook, sandbox_vars, write_metric
+from helpers import (
+    REPO,
+    SITE_PLAYBOOK,
+    _SNIConnection,
+    container_sh,
+    http_get,
+    run_playbook,
+    sandbox_vars,
+    write_metric,
+)
 
 MANAGER, DB_NODE, WORKER = "swarm-1", "swarm-2", "swarm-3"
 NODES = {MANAGER: "172.30.90.11", DB_NODE: "172.30.90.12", WORKER: "172.30.90.13"}
@@ -34,16 +43,7 @@ def node_sh(
     node: str, script: str, *, timeout: float = 120, check: bool = True
 ) -> subprocess.CompletedProcess:
     """A shell script run as root on a node (docker exec into its container)."""
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell on this side
-        ["docker", "exec", node, "bash", "-c", script],  # noqa: S607 - docker from PATH
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, f"{node}: {script!r} -> {result.returncode}: {result.stderr[-2000:]}"
-    return result
+    return container_sh(node, script, timeout=timeout, check=check)
 
 
 def web_tasks() -> list[tuple[str, str]]:
