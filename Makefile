@@ -39,7 +39,7 @@ test-molecule: venv images ## Molecule: provision systemd host containers with t
 	scripts/ensure-test-tools.sh
 	$(BIN)/molecule test --all
 
-test-lanes: venv images ## Stack tests and every Molecule scenario in two lanes (release, tls, bad-input; the others)
+test-lanes: venv images ## Stack tests and every Molecule scenario in two lanes (release + bad-input, the others)
 	scripts/ensure-test-tools.sh
 	scripts/test-lanes.sh
 
