@@ -113,7 +113,8 @@ CASES = [
     ("cluster-network-host-bits", CLUSTER | {"project_node_network": "10.9.0.5/24"}, r"swarm_node_network"),
     ("web-replicas-zero", CLUSTER | {"project_web_replicas": 0}, r"stack_web_replicas"),
     ("engine-unknown", {"project_engine": "kubernetes"}, r"stack_engine"),
-    ("web-replicas-on-one-host", {"project_web_replicas": 2}, r"stack_web_replicas"),
+    # 2 slots x 3 containers x 2 workers x 4 threads + 10 reserved: beyond PostgreSQL's 50 connections.
+    ("web-replicas-beyond-db-connections", {"project_web_replicas": 3}, r"stack_web_replicas"),
     ("login-rate-zero", {"nginx_login_rate_per_minute": 0}, r"nginx_login_rate_per_minute"),
     (
         "restic-password-weak",
