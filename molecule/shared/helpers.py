@@ -32,6 +32,11 @@ ANSIBLE_CFG = REPO / "ansible" / "ansible.cfg"
 EXEC_NOT_STARTED = "OCI runtime exec failed"
 
 
+def exec_not_started(returncode: int, output: str) -> bool:
+    """True when a `docker exec` failed before its command started, so running it again is safe."""
+    return returncode == 126 and EXEC_NOT_STARTED in output
+
+
 def container_sh(
     container: str, script: str, *, timeout: float = 120, check: bool = True
 ) -> subprocess.CompletedProcess:
@@ -46,7 +51,7 @@ def container_sh(
             timeout=timeout,
             check=False,
         )
-        if result.returncode != 126 or EXEC_NOT_STARTED not in result.stdout + result.stderr:
+        if not exec_not_started(result.returncode, result.stdout + result.stderr):
             break
     if check:
         assert result.returncode == 0, (
