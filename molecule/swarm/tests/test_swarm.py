@@ -7,6 +7,7 @@ converge's release (and refused once no older release is on record), and last th
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -181,11 +182,46 @@ def test_an_update_failing_its_healthcheck_is_rolled_back_and_the_play_names_it(
     assert get("/").header("X-App-Release") == "swarm-2"
 
 
-def test_a_backup_runs_on_the_database_node():
+def db_sql(sql: str) -> str:
+    """One SQL statement through psql in the database task, on the database node."""
+    task = f"$(docker ps --quiet --filter label=com.docker.swarm.service.name={PROJECT}_db)"
+    psql = 'psql --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" --tuples-only --no-align --command "$0"'
+    return node_sh(DB_NODE, f"docker exec {task} sh -c '{psql}' \"{sql}\"").stdout.strip()
+
+
+PROBE_TABLE = (
+    "CREATE TABLE restore_probe AS SELECT g AS id, md5(g::text) AS note FROM generate_series(1, 5000) g"
+)
+PROBE_SUM = "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FROM restore_probe"
+
+
+def test_a_backup_then_a_restore_run_on_the_database_node():
+    """backup.yml dumps on the database node; restore.yml, confirmed by naming that node, brings back a
+    table dropped since, with the edge in maintenance mode meanwhile and back to normal after it."""
+    db_sql(PROBE_TABLE)
+    before = db_sql(PROBE_SUM)
     result = run_playbook(PLAYBOOKS / "backup.yml", timeout=600)
     assert result.returncode == 0, output_of(result)[-3000:]
     dumps = node_sh(DB_NODE, f"ls /var/backups/{PROJECT}").stdout.split()
     assert any(name.endswith(".dump") for name in dumps), dumps
+    db_sql("DROP TABLE restore_probe")
+
+    refused = run_playbook(PLAYBOOKS / "restore.yml", {"backup_restore_confirm": MANAGER}, timeout=300)
+    assert refused.returncode != 0
+    assert f"-e backup_restore_confirm={DB_NODE}" in output_of(refused), output_of(refused)[-3000:]
+
+    started = time.monotonic()
+    result = run_playbook(PLAYBOOKS / "restore.yml", {"backup_restore_confirm": DB_NODE}, timeout=600)
+    record_metric("restore_seconds", round(time.monotonic() - started, 1))
+    out = output_of(result)
+    assert result.returncode == 0, out[-4000:]
+    assert db_sql(PROBE_SUM) == before
+    assert "no migration to apply" in out, out[-3000:]
+    # Maintenance mode went on at the edge node for the restore (delegated from the database node).
+    turned_on = rf"Turn maintenance mode on\][^\n]*\n(?:.*\n)?changed: \[{DB_NODE} -> {MANAGER}\]"
+    assert re.search(turned_on, out), out[-3000:]
+    reply = get("/")
+    assert (reply.status, reply.header("X-App-Release")) == (200, "swarm-2")
 
 
 def nginx_processes() -> tuple[str, list[str]]:
