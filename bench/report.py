@@ -384,8 +384,13 @@ def deploy_tables(fig: dict) -> str:
 SWARM_FIGURES = Path(__file__).with_name("swarm.json")
 SWARM_LOADS = (
     ("rolling_update", "rolling update to a new release, 3 replicas", "rolling_update_seconds"),
-    ("rolled_back_update", "update whose new replicas fail their healthcheck (Swarm rolls back)", None),
     ("reschedule", "a worker host stopped, its replicas rescheduled", "reschedule_seconds"),
+)
+
+# Operations watched by one keep-alive connection (a GET of / every 50 ms), not under the full load.
+SWARM_WATCHED = (
+    ("rolled_back_update", "update whose new replicas fail their healthcheck (Swarm rolls back)"),
+    ("rollback", "`rollback.yml` to the previous release, 3 replicas"),
 )
 
 
@@ -417,6 +422,26 @@ def swarm_tables(_fig: dict) -> str:
             if seconds is not None and p99 is not None
             else f"| {label} | | {requests:,} | {failed} | |"
         )
+    watched = [(key, label) for key, label in SWARM_WATCHED if f"{key}_answers" in sw]
+    if watched:
+        lines += [
+            "",
+            "Watched by one keep-alive connection through the edge (a GET of `/` every 50 ms):",
+            "",
+            "| operation | seconds | requests | failed |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for key, label in watched:
+            answers = sw[f"{key}_answers"]
+            lines.append(
+                f"| {label} | {sw[f'{key}_seconds']:.0f} | {answers['requests']:,} | {answers['failed']} |"
+            )
+    if "restore_seconds" in sw:
+        lines += [
+            "",
+            "`restore.yml` on the database node, maintenance mode on the edge meanwhile: "
+            f"{sw['restore_seconds']:.0f} s.",
+        ]
     if "cold_converge_s" in sw:
         lines += [
             "",

@@ -52,12 +52,18 @@ def test_the_swarm_block_renders_the_scenarios_figures(tmp_path, monkeypatch):
                 "commit": "abc",
                 "rolling_update_seconds": 131.9,
                 "rolling_update_clients": clients,
+                "rollback_seconds": 61.2,
+                "rollback_answers": {"requests": 1200, "failed": 0},
+                "restore_seconds": 40.4,
             }
         )
     )
     monkeypatch.setattr(report, "SWARM_FIGURES", figures)
     text = report.swarm_tables({})
     assert "| rolling update to a new release, 3 replicas | 132 | 1,000 | 3 | 120 |" in text
+    assert "| `rollback.yml` to the previous release, 3 replicas | 61 | 1,200 | 0 |" in text
+    assert "maintenance mode on the edge meanwhile: 40 s." in text
     assert "reschedul" not in text  # absent figures are left out, not shown empty
+    assert "Swarm rolls back" not in text
     monkeypatch.setattr(report, "SWARM_FIGURES", tmp_path / "absent.json")
     assert report.swarm_tables({}).startswith("Not measured yet")

@@ -114,6 +114,9 @@ class ReleaseWatch:
     def releases_seen(self) -> list[str]:
         return list(dict.fromkeys(release for _, release in self.answers))
 
+    def summary(self) -> dict:
+        return {"requests": len(self.answers), "failed": len(self.failures())}
+
 
 def deploy(release: str, **extra) -> subprocess.CompletedProcess:
     """site.yml's image and stack plays (and the pre-flight play) with another release label."""

@@ -164,21 +164,22 @@ def test_rolling_update_under_keepalive_load_fails_no_request(tmp_path):
 
 
 def test_an_update_failing_its_healthcheck_is_rolled_back_and_the_play_names_it(tmp_path):
+    """Watched by one keep-alive connection (the full load is the rolling update's): every answer a 200 from
+    the serving release while Swarm starts the broken replica, sees it fail and rolls back."""
     source = repo_copy(tmp_path / "repo")
     break_healthz(source)
-    with real_clients(tmp_path, min_requests=2_000, max_seconds=600) as clients:
+    with ReleaseWatch() as watch:
         started = time.monotonic()
         result = deploy("broken-health", stack_repo_dir=str(source))
         took = time.monotonic() - started
-        results = clients.stop()
     out = output_of(result)
     assert result.returncode != 0, out[-3000:]
     assert "Release broken-health NOT deployed: web's rolling update failed" in out, out[-3000:]
     assert "rolled the update back" in out
     record_metric("rolled_back_update_seconds", round(took, 1))
-    record_metric("rolled_back_update_clients", results)
-    assert_no_failures(results)
-    assert clients.releases_seen() == ["swarm-2"], results
+    record_metric("rolled_back_update_answers", watch.summary())
+    assert watch.failures() == [], watch.failures()[:10]
+    assert watch.releases_seen() == ["swarm-2"], watch.releases_seen()
     assert get("/").header("X-App-Release") == "swarm-2"
 
 
@@ -196,8 +197,9 @@ PROBE_SUM = "SELECT count(*) || ' ' || md5(string_agg(note, ',' ORDER BY id)) FR
 
 
 def test_a_backup_then_a_restore_run_on_the_database_node():
-    """backup.yml dumps on the database node; restore.yml, confirmed by naming that node, brings back a
-    table dropped since, with the edge in maintenance mode meanwhile and back to normal after it."""
+    """backup.yml dumps on the database node; restore.yml, confirmed by naming that node (the refusals of
+    other names are the release scenario's), brings back a table dropped since, with the edge in maintenance
+    mode meanwhile and back to normal after it."""
     db_sql(PROBE_TABLE)
     before = db_sql(PROBE_SUM)
     result = run_playbook(PLAYBOOKS / "backup.yml", timeout=600)
@@ -205,10 +207,6 @@ def test_a_backup_then_a_restore_run_on_the_database_node():
     dumps = node_sh(DB_NODE, f"ls /var/backups/{PROJECT}").stdout.split()
     assert any(name.endswith(".dump") for name in dumps), dumps
     db_sql("DROP TABLE restore_probe")
-
-    refused = run_playbook(PLAYBOOKS / "restore.yml", {"backup_restore_confirm": MANAGER}, timeout=300)
-    assert refused.returncode != 0
-    assert f"-e backup_restore_confirm={DB_NODE}" in output_of(refused), output_of(refused)[-3000:]
 
     started = time.monotonic()
     result = run_playbook(PLAYBOOKS / "restore.yml", {"backup_restore_confirm": DB_NODE}, timeout=600)
@@ -273,7 +271,7 @@ def test_rollback_returns_every_replica_to_the_previous_release():
         took = time.monotonic() - started
     assert result.returncode == 0, output_of(result)[-4000:]
     record_metric("rollback_seconds", round(took, 1))
-    record_metric("rollback_answers", {"requests": len(watch.answers), "failed": len(watch.failures())})
+    record_metric("rollback_answers", watch.summary())
     assert watch.failures() == [], watch.failures()[:10]
     assert watch.releases_seen() == ["swarm-2", FIRST], watch.releases_seen()
     assert {get("/").header("X-App-Release") for _ in range(30)} == {FIRST}
