@@ -21,10 +21,8 @@ SECURITY_HEADERS = (
 
 
 def test_every_service_running_and_healthy(compose_ps):
-    by_service = {c["Service"]: c for c in compose_ps}
-    assert set(by_service) >= LONG_RUNNING, by_service.keys()
-    for service in LONG_RUNNING:
-        container = by_service[service]
+    assert {c["Service"] for c in compose_ps} >= LONG_RUNNING
+    for container in (c for c in compose_ps if c["Service"] in LONG_RUNNING):
         assert container["State"] == "running", container
         assert container["Health"] == "healthy", container
     # The one-shot release step ran and succeeded.
@@ -73,6 +71,24 @@ def test_landing_page_over_https(domain):
     resp = http_get("/", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True)
     assert resp.status == 200
     assert resp.header("X-App-Release")
+
+
+def test_nginx_spreads_requests_over_both_web_containers_of_the_slot(
+    host, domain, compose_ps, service_container
+):
+    """project_web_replicas 2 (molecule/shared/host_vars/molecule-host.yml): two web containers, each gunicorn
+    on a socket of its own that nginx's upstream lists, and both answer requests."""
+    assert len([c for c in compose_ps if c["Service"] == "web"]) == 2
+    since = host.check_output("date +%s")
+    for _ in range(20):
+        assert (
+            http_get("/readyz", port=HTTPS_PORT, host_header=f"{domain}:{HTTPS_PORT}", tls=True).status == 200
+        )
+    logs = host.check_output("docker logs --since %s %s 2>&1", since, service_container("nginx"))
+    upstreams = set(re.findall(r" upstream=(\S+) ", logs))
+    assert upstreams == {"unix:/run/app/live/gunicorn.sock", "unix:/run/app/live/gunicorn-2.sock"}, logs[
+        -2000:
+    ]
 
 
 def test_admin_login_page_over_https(domain):
