@@ -26,7 +26,7 @@ venv: $(VENV)/.stamp ## Create the virtualenv from the pinned requirements
 lint: venv ## ruff, hadolint, shellcheck, yamllint, ansible-lint, docker compose config
 	scripts/lint.sh
 
-test: lint test-app test-lanes ## Everything: lint, app tests, then stack tests and Molecule (two lanes side by side)
+test: lint test-app test-lanes ## Everything: lint, app tests, then Molecule and the stack tests (two lanes side by side)
 
 test-app: venv ## Django tests against the real PostgreSQL on 127.0.0.1:5432, the Ansible plugins' unit tests, drift tests
 	$(BIN)/pytest tests/app tests/plugins tests/test_*.py
@@ -39,7 +39,7 @@ test-molecule: venv images ## Molecule: provision systemd host containers with t
 	scripts/ensure-test-tools.sh
 	$(BIN)/molecule test --all
 
-test-lanes: venv images ## Stack tests and every Molecule scenario in two lanes (release + bad-input, the others)
+test-lanes: venv images ## Stack tests and every Molecule scenario in two lanes (release + bad-input + stack, the others)
 	scripts/ensure-test-tools.sh
 	scripts/test-lanes.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The long part of `make test` in two lanes side by side, each line prefixed with its lane: the release
-# scenario (the longest, mostly waiting on deploys under load) then the bad-input one, and the stack tests
-# followed by the other Molecule scenarios (swarm last), so that both lanes take about as long. Each lane stops at its first failure; the script fails when either lane failed.
+# scenario (the longest, mostly waiting on deploys under load), the bad-input one and the stack tests, and
+# the other Molecule scenarios (swarm last), so that both lanes take about as long. Each lane stops at its
+# first failure; the script fails when either lane failed.
 # The images and the test tools are installed before (make test-lanes), so the lanes never build or install
 # the same thing at once. Every scenario has its own host container, ports and Compose project names.
 set -euo pipefail
@@ -28,10 +29,9 @@ lane() {
 }
 
 started=$(date +%s)
-lane release "molecule test -s release" "molecule test -s bad-input" &
+lane release "molecule test -s release" "molecule test -s bad-input" "pytest -m stack tests/stack" &
 release=$!
-lane main "pytest -m stack tests/stack" "molecule test -s default" "molecule test -s tls" \
-  "molecule test -s swarm" &
+lane main "molecule test -s default" "molecule test -s tls" "molecule test -s swarm" &
 main=$!
 
 status=0
