@@ -143,6 +143,13 @@ def test_secrets_are_swarm_secrets_never_in_the_service_definition():
     assert smtp == values["email_host_password"]
 
 
+def test_the_optional_superuser_was_created_once():
+    """vault_superuser_password set: the converge created the superuser through a web task (the idempotence
+    run, which changed nothing, found the marker)."""
+    admins = db_sql("SELECT username FROM auth_user WHERE is_superuser")
+    assert admins.split() == ["admin"], admins  # stack_superuser_username's default
+
+
 def test_rolling_update_under_keepalive_load_fails_no_request(tmp_path):
     """site.yml with a new release label: the migrate job, then web replaced one replica at a time under
     keep-alive HTTP/1.1 and HTTP/2 clients (GETs of / and /healthz, POSTs): no failed request or connection,
