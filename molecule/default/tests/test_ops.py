@@ -25,8 +25,15 @@ def ops(*args: str) -> subprocess.CompletedProcess:
 
 
 def firing_alerts(host) -> set[str]:
-    reply = json.loads(host.check_output("curl --silent --fail http://127.0.0.1:9090/api/v1/alerts"))
-    return {a["labels"]["alertname"] for a in reply["data"]["alerts"] if a["state"] == "firing"}
+    """The same query as `status` (the ALERTS series, which a restarted Prometheus still answers from its
+    storage before its rules have run again; its alerts API would not)."""
+    reply = json.loads(
+        host.check_output(
+            "curl --silent --fail --get --data-urlencode %s http://127.0.0.1:9090/api/v1/query",
+            'query=ALERTS{alertstate="firing"}',
+        )
+    )
+    return {series["metric"]["alertname"] for series in reply["data"]["result"]}
 
 
 def test_status_names_the_serving_release_and_the_failed_units(host, project):
